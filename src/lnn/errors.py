@@ -1,0 +1,36 @@
+"""Exceptions a user can cause. Each message names the fix.
+
+Every error derives from :class:`LnnError`, so the CLI can show one line for any
+of them instead of a traceback.
+"""
+
+
+class LnnError(Exception):
+    """Base class of the errors lnn raises for a user's mistake."""
+
+
+class ShapeError(LnnError, ValueError):
+    """Arrays whose shapes do not fit together (e.g. q and qdot differ)."""
+
+
+class DataError(LnnError, ValueError):
+    """Data that cannot be used as given (NaN, too few samples, bad columns)."""
+
+
+class UnknownSystemError(LnnError, KeyError):
+    """A system name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class FileFormatError(LnnError, ValueError):
+    """A file that is missing, or is not one lnn wrote."""
+
+
+class TrainingDivergedError(LnnError, RuntimeError):
+    """Training produced non-finite losses for too many consecutive steps."""
+
+
+class SingularMassMatrixError(LnnError, ArithmeticError):
+    """∂²L/∂q̇² is singular or indefinite where the dynamics are needed."""

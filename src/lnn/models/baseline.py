@@ -1,0 +1,62 @@
+r"""The black-box baseline: an MLP that predicts q̈ directly, with no physics inside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+from jaxtyping import Array, Float
+
+from lnn.models.lagrangian import make_features, model_config
+from lnn.models.mlp import MLP, StateFeatures
+
+
+class Baseline(eqx.Module):
+    r"""q̈ = s · MLP(features(q, q̇)) — the paper's baseline.
+
+    Same features, width and depth as :class:`~lnn.models.LagrangianNN`, so a
+    comparison isolates the Euler–Lagrange structure. ``accel_scale`` s is the
+    typical size of accelerations, so the network's outputs are O(1). Nothing
+    makes its dynamics conserve energy; that is what it is there to show.
+    """
+
+    features: StateFeatures
+    mlp: MLP
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    accel_scale: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        dof: int,
+        *,
+        key: Array,
+        width: int = 128,
+        depth: int = 3,
+        angles: tuple[bool, ...] | None = None,
+        init: str = "standard",
+        angle_encoding: str = "sincos",
+        q_scale: float = 1.0,
+        qdot_scale: float = 1.0,
+        accel_scale: float = 1.0,
+        dtype=None,
+    ):
+        self.features = make_features(dof, angles, angle_encoding, q_scale, qdot_scale)
+        self.mlp = MLP([self.features.size] + [width] * depth + [dof], key=key, init=init, dtype=dtype)
+        self.width, self.depth, self.init = width, depth, init
+        self.accel_scale = float(accel_scale)
+
+    @property
+    def dof(self) -> int:
+        return len(self.features.angles)
+
+    def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
+        return self.accel_scale * self.mlp(self.features(q, qdot))
+
+    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
+        """q̈ for one state (the network's output)."""
+        return self(q, qdot)
+
+    def config(self) -> dict[str, Any]:
+        return model_config(self)

@@ -1,0 +1,95 @@
+r"""The two building blocks every model shares: state features and a softplus MLP.
+
+Softplus is smooth (C^∞), which the Euler–Lagrange equations need: they use
+second derivatives of the network, and a ReLU network has none.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+INITIALISATIONS = ("paper", "standard")
+ANGLE_ENCODINGS = ("sincos", "wrap")
+
+
+class StateFeatures(eqx.Module):
+    r"""Map a state (q, q̇) of shape (n,) to network inputs.
+
+    Angles become (sin q, cos q) — smooth and periodic, so the learned L is a
+    function on the circle — or are wrapped to [−π, π) if ``angle_encoding="wrap"``.
+    Other coordinates are divided by ``q_scale`` and velocities by ``qdot_scale``
+    so that inputs are O(1).
+    """
+
+    angles: tuple[bool, ...] = eqx.field(static=True)
+    angle_encoding: str = eqx.field(static=True)
+    q_scale: float = eqx.field(static=True)
+    qdot_scale: float = eqx.field(static=True)
+
+    @property
+    def size(self) -> int:
+        n_angles = sum(self.angles) if self.angle_encoding == "sincos" else 0
+        return 2 * len(self.angles) + n_angles
+
+    def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "m"]:
+        is_angle = jnp.asarray(self.angles)
+        if self.angle_encoding == "sincos":
+            angle_idx = [i for i, a in enumerate(self.angles) if a]
+            other_idx = [i for i, a in enumerate(self.angles) if not a]
+            qa = q[jnp.asarray(angle_idx, dtype=int)]
+            parts = [jnp.sin(qa), jnp.cos(qa), q[jnp.asarray(other_idx, dtype=int)] / self.q_scale]
+        else:
+            wrapped = jnp.where(is_angle, jnp.mod(q + jnp.pi, 2 * jnp.pi) - jnp.pi, q / self.q_scale)
+            parts = [wrapped]
+        return jnp.concatenate(parts + [qdot / self.qdot_scale])
+
+
+class MLP(eqx.Module):
+    """x ↦ W_L σ(… σ(W_1 x + b_1) …) + b_L with σ = softplus."""
+
+    weights: tuple[Array, ...]
+    biases: tuple[Array, ...]
+
+    def __init__(self, sizes: list[int], *, key: Array, init: str = "paper", dtype=None):
+        if init not in INITIALISATIONS:
+            raise ValueError(f"unknown initialisation {init!r}; choose one of {INITIALISATIONS}.")
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        keys = jax.random.split(key, len(sizes) - 1)
+        n_layers = len(sizes) - 1
+        weights, biases = [], []
+        for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
+            std = _paper_std(i, n_layers, fan_in, fan_out) if init == "paper" else 1.0 / math.sqrt(fan_in)
+            weights.append(std * jax.random.normal(k, (fan_out, fan_in), dtype=dtype))
+            biases.append(jnp.zeros((fan_out,), dtype=dtype))
+        self.weights = tuple(weights)
+        self.biases = tuple(biases)
+
+    def __call__(self, x: Float[Array, "m"]) -> Float[Array, "k"]:
+        x = x.astype(self.weights[0].dtype)
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            x = jax.nn.softplus(W @ x + b)
+        return self.weights[-1] @ x + self.biases[-1]
+
+
+def _paper_std(i: int, n_layers: int, fan_in: int, fan_out: int) -> float:
+    r"""The LNN paper's initialisation for weight matrix i of ``n_layers``.
+
+    The paper chooses per-layer scales so that the *accelerations* — which
+    depend on second derivatives of the network and a matrix inverse — start with
+    unit variance, not the network's output: σ = c / √n with n = max(fan_in,
+    fan_out) and c = 2.2 for the first layer, 0.58·i for hidden layer i, and n
+    for the output layer.
+    """
+    n = max(fan_in, fan_out)
+    if i == 0:
+        c = 2.2
+    elif i == n_layers - 1:
+        c = float(n)
+    else:
+        c = 0.58 * i
+    return c / math.sqrt(n)

@@ -1,0 +1,123 @@
+"""The :class:`System` record shared by every ground-truth system."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from lnn import mechanics
+
+Params = Mapping[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    """A mechanical system with a closed-form Lagrangian.
+
+    Attributes:
+        name: registry name, e.g. ``"double_pendulum"``.
+        coordinates: names of the generalised coordinates, length ``dof``.
+        angles: which coordinates are angles (periodic, fed to models as sin/cos).
+        parameters: physical constants (masses, lengths, g, ...).
+        lagrangian_fn: ``(q, qdot, params) -> scalar``, one state ``(n,)``.
+        closed_form_fn: ``(q, qdot, params) -> qddot``, the textbook equations of
+            motion, written independently of the Lagrangian (used by tests).
+        q_low, q_high: the box of configurations states are sampled from.
+        energy_scale: the maximum potential energy (relative to the pivot or
+            rest length), which normalises energy errors.
+        description: one line for ``lnn systems``.
+    """
+
+    name: str
+    coordinates: tuple[str, ...]
+    angles: tuple[bool, ...]
+    parameters: Params
+    lagrangian_fn: Callable[[Array, Array, Params], Array]
+    closed_form_fn: Callable[[Array, Array, Params], Array]
+    q_low: tuple[float, ...]
+    q_high: tuple[float, ...]
+    energy_scale: float
+    description: str = ""
+
+    @property
+    def dof(self) -> int:
+        """Number of degrees of freedom n."""
+        return len(self.coordinates)
+
+    def lagrangian(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, ""]:
+        """L(q, q̇) for one state."""
+        return self.lagrangian_fn(q, qdot, self.parameters)
+
+    def closed_form_accelerations(self, q, qdot) -> Float[Array, "... n"]:
+        """q̈ from the textbook equations of motion, batched over leading axes."""
+        q, qdot = mechanics.as_state(q, qdot)
+        f = lambda a, b: self.closed_form_fn(a, b, self.parameters)  # noqa: E731
+        return jnp.vectorize(f, signature="(n),(n)->(n)")(q, qdot)
+
+    def energy(self, q, qdot) -> Float[Array, "..."]:
+        """True energy E(q, q̇), batched over leading axes."""
+        return mechanics.energy(self.lagrangian, q, qdot)
+
+    def potential(self, q) -> Float[Array, "..."]:
+        """V(q) = −L(q, 0) for Lagrangians T − V with T quadratic in q̇; batched."""
+        q = jnp.asarray(q, dtype=jnp.result_type(float))
+        return -jnp.vectorize(lambda a: self.lagrangian(a, jnp.zeros_like(a)), signature="(n)->()")(q)
+
+    def with_parameters(self, **changes: float) -> System:
+        """A copy with some physical parameters changed."""
+        unknown = set(changes) - set(self.parameters)
+        if unknown:
+            raise ValueError(
+                f"{self.name} has no parameter(s) {sorted(unknown)}; it has {sorted(self.parameters)}."
+            )
+        return dataclasses.replace(self, parameters={**self.parameters, **changes})
+
+    def sample_configurations(self, key: Array, n: int) -> Float[Array, "n dof"]:
+        """Configurations q uniform in the box ``[q_low, q_high)``."""
+        low = jnp.asarray(self.q_low, dtype=float)
+        high = jnp.asarray(self.q_high, dtype=float)
+        return jax.random.uniform(key, (n, self.dof), minval=low, maxval=high, dtype=low.dtype)
+
+    def sample_states(
+        self, key: Array, n: int, *, max_energy: float | None = None
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
+        r"""States with energy at most ``max_energy`` (default 1.1 × ``energy_scale``).
+
+        q is uniform in the configuration box; the velocity has a uniformly random
+        direction u and a kinetic energy T uniform in [0, E_max − V(q)], so
+        q̇ = u √(2T / uᵀM(q)u). These are exactly the states that motions of
+        energy ≤ E_max visit, so a model trained on them covers rollouts started
+        near rest anywhere in the box.
+        """
+        e_max = 1.1 * self.energy_scale if max_energy is None else max_energy
+        kq, ku, kt = jax.random.split(key, 3)
+        q = self.sample_configurations(kq, n)
+        u = jax.random.normal(ku, q.shape, dtype=q.dtype)
+        M = mechanics.mass_matrix(self.lagrangian, q, jnp.zeros_like(q))
+        kinetic = jax.random.uniform(kt, (n,), dtype=q.dtype) * jnp.clip(e_max - self.potential(q), 0.0)
+        uMu = jnp.einsum("bi,bij,bj->b", u, M, u)
+        return q, u * jnp.sqrt(2.0 * kinetic / uMu)[:, None]
+
+    def sample_near_rest(
+        self, key: Array, n: int, *, speed: float = 0.0
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
+        """Initial conditions of the energy protocol: q uniform in the box, q̇ ~ N(0, speed²)."""
+        kq, kv = jax.random.split(key)
+        q = self.sample_configurations(kq, n)
+        return q, speed * jax.random.normal(kv, q.shape, dtype=q.dtype)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description (for metadata and ``lnn systems``)."""
+        return {
+            "name": self.name,
+            "dof": self.dof,
+            "coordinates": list(self.coordinates),
+            "angles": list(self.angles),
+            "parameters": dict(self.parameters),
+            "energy_scale": self.energy_scale,
+        }
