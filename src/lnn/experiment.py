@@ -1,0 +1,207 @@
+"""One experiment: train models on the same data and budget, evaluate them with one protocol, report.
+
+This is what ``lnn demo`` and ``lnn compare`` run. A run folder holds::
+
+    config.json              the settings (a rerun with the same folder resumes)
+    <model>/metrics.csv      training history per model
+    <model>/checkpoints/     last.ckpt (resume) and best.eqx
+    <model>/model.eqx        the trained model (best validation loss)
+    figures/*.png            trajectories, energy, position error, loss curves
+    results.json             model name -> metrics
+    report.md                the table and figures, for people
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from lnn import data as data_mod
+from lnn import io, metrics, plot, systems
+from lnn.errors import LnnError
+from lnn.models import Baseline, LagrangianNN
+from lnn.train import TrainConfig, fit
+
+MODEL_NAMES = ("lnn", "baseline")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Settings of :func:`run`. ``budget`` is wall-clock seconds of training per model."""
+
+    system: str = "double_pendulum"
+    models: tuple[str, ...] = MODEL_NAMES
+    n_train: int = 100_000
+    budget: float = 210.0
+    steps: int | None = None
+    width: int = 128
+    depth: int = 3
+    init: str = "standard"
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    final_lr: float = 1e-5
+    loss: str = "l1"
+    seed: int = 0
+    protocol: metrics.Protocol = metrics.Protocol()
+
+    def __post_init__(self):
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
+        if self.budget <= 0 and self.steps is None:
+            raise ValueError("the training budget must be positive (seconds), or give steps.")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["models"] = list(self.models)
+        return d
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps,
+            time_budget=self.budget if self.budget > 0 else None,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            final_lr=self.final_lr,
+            loss=self.loss,
+        )
+
+
+def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int,
+                depth: int, init: str):
+    """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``."""
+    qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
+    non_angle = ~np.asarray(system.angles)
+    q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
+    common = dict(key=key, width=width, depth=depth, angles=system.angles, init=init, q_scale=q_scale,
+                  qdot_scale=qdot_scale)
+    if name == "lnn":
+        return LagrangianNN(system.dof, **common)
+    if name == "baseline":
+        accel = float(np.sqrt(np.mean(dataset.qddot**2)))
+        return Baseline(system.dof, accel_scale=accel, **common)
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}.")
+
+
+def _check_run_folder(out: Path, config: ExperimentConfig) -> None:
+    path = out / "config.json"
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            previous = None
+        if previous != json.loads(json.dumps(config.to_json())):
+            raise LnnError(
+                f"{out} holds a run with different settings; pass a new --out folder "
+                "(or delete that one) to start another run."
+            )
+
+
+def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log=print) -> dict[str, dict]:
+    """Generate data, train each model, evaluate all with ``config.protocol``, write the run folder.
+
+    Returns ``results``: model name -> metrics (also written to ``results.json``).
+    A rerun into the same folder with the same config resumes training.
+    """
+    out = Path(out)
+    _check_run_folder(out, config)
+    io.write_json(out / "config.json", config.to_json())
+    system = systems.get(config.system)
+    k_data, k_models, k_fit, k_eval = jax.random.split(jax.random.key(config.seed), 4)
+
+    t0 = time.perf_counter()
+    dataset = data_mod.random_states(system, k_data, config.n_train)
+    log(f"generated {len(dataset):,} {system.name} states with exact accelerations "
+        f"({time.perf_counter() - t0:.1f} s)")
+
+    trained, histories, train_seconds = {}, {}, {}
+    for name, k_model in zip(config.models, jax.random.split(k_models, len(config.models))):
+        model = build_model(name, system, dataset, k_model, width=config.width, depth=config.depth,
+                            init=config.init)
+        t0 = time.perf_counter()
+        trained[name], histories[name] = fit(model, dataset, key=k_fit, config=config.train_config(),
+                                             out=out / name, progress=progress, label=name)
+        train_seconds[name] = histories[name][-1]["time"] if histories[name] else 0.0
+        io.save_model(out / name / "model.eqx", trained[name], system=system.name, seed=config.seed)
+        log(f"trained {name}: {histories[name][-1]['step']:,} steps, validation loss "
+            f"{min(h['val_loss'] for h in histories[name]):.4g} ({time.perf_counter() - t0:.0f} s this call)")
+
+    held_out = data_mod.random_states(system, jax.random.fold_in(k_data, 1), 4096)
+    evaluations, results = {}, {}
+    for name, model in trained.items():
+        t0 = time.perf_counter()
+        ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol)
+        evaluations[name] = ev
+        results[name] = {
+            **ev.metrics,
+            **metrics.acceleration_error(model, held_out.q, held_out.qdot, held_out.qddot),
+            "train_seconds": train_seconds[name],
+            "train_steps": histories[name][-1]["step"],
+            "best_val_loss": min(h["val_loss"] for h in histories[name]),
+        }
+        log(f"evaluated {name} ({time.perf_counter() - t0:.0f} s)")
+
+    figures = out / "figures"
+    figs = {
+        "trajectories": plot.trajectories(figures / "trajectories.png", system, evaluations),
+        "energy": plot.energy(figures / "energy.png", system, evaluations),
+        "position_error": plot.position_error(figures / "position_error.png", system, evaluations,
+                                              config.protocol.threshold),
+        "loss": plot.loss_curves(figures / "loss.png", histories),
+    }
+    io.write_json(out / "results.json", results)
+    io.write_text(out / "report.md", report_markdown(config, system, results, figs, out))
+    return results
+
+
+def machine_description() -> str:
+    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    import os
+
+    return f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, JAX {jax.__version__} on {devices}"
+
+
+def report_markdown(config: ExperimentConfig, system, results: dict, figs: dict, out: Path) -> str:
+    p = config.protocol
+    rows = "\n".join(
+        f"| {name} | {r['energy_error'] * 100:.3g}% | {r['energy_error_median'] * 100:.3g}% | "
+        f"{r['accel_relative_error'] * 100:.3g}% | {r['valid_time']:.3g} s | {r['failed']} | "
+        f"{r['train_steps']:,} | {r['train_seconds']:.0f} s |"
+        for name, r in results.items()
+    )
+    images = "\n\n".join(f"![{k}]({Path(v).relative_to(out)})" for k, v in figs.items())
+    return f"""# lnn run: {system.name}
+
+Models trained on the same {config.n_train:,} random states with exact accelerations, for the same
+wall-clock budget ({config.budget:.0f} s each), then rolled out from the same {p.n_initial} initial
+conditions near rest to t = {p.t_end:g} s ({p.method}, dt = {p.dt:g}).
+
+Energy error = |E_true(final predicted state) − E_true(initial)| / {system.energy_scale:g} (the maximum
+potential energy), mean and median over initial conditions. Acceleration error = mean |q̈ error| /
+mean |q̈| on 4,096 held-out states. Valid time = median time until the normalised position error
+exceeds {p.threshold:g}.
+
+| model | energy error (mean) | (median) | acceleration error | valid time | failed | steps | train time |
+|---|---|---|---|---|---|---|---|
+{rows}
+
+Machine: {machine_description()}. Seed {config.seed}.
+
+{images}
+"""
+
+
+def demo_config(*, full: bool = False, seed: int = 0, budget: float | None = None) -> ExperimentConfig:
+    """Settings of ``lnn demo`` (about 8 minutes on 2 cores) and ``lnn demo --full``."""
+    if full:
+        cfg = ExperimentConfig(budget=3000.0, seed=seed)
+    else:
+        cfg = ExperimentConfig(budget=210.0, seed=seed)
+    return dataclasses.replace(cfg, budget=budget) if budget is not None else cfg

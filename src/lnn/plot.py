@@ -1,0 +1,115 @@
+"""Figures: trajectories, energy over time, loss curves. PNG, readable on their own.
+
+Uses matplotlib's non-interactive Agg backend, so it works without a screen.
+Every function writes one file atomically and returns its path.
+"""
+
+from __future__ import annotations
+
+import io as _io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lnn import io  # noqa: E402
+from lnn.metrics import Evaluation  # noqa: E402
+from lnn.systems import System  # noqa: E402
+
+COLORS = {"truth": "black", "lnn": "tab:blue", "baseline": "tab:red"}
+
+
+def _save(fig, path) -> Path:
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return io.atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def _color(name: str, i: int) -> str:
+    return COLORS.get(name, f"C{i + 2}")
+
+
+def trajectories(path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0,
+                 t_max: float = 10.0) -> Path:
+    """True vs predicted coordinates over time for one initial condition, one panel per coordinate."""
+    n = system.dof
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.4 * n), sharex=True, squeeze=False)
+    first = next(iter(evaluations.values()))
+    keep = first.ts <= t_max
+    for j, ax in enumerate(axes[:, 0]):
+        ax.plot(first.ts[keep], _unwrap(first.q_true[index, keep, j], system.angles[j]), color="black", lw=2,
+                label="truth")
+        for i, (name, ev) in enumerate(evaluations.items()):
+            ax.plot(ev.ts[keep], _unwrap(ev.q_pred[index, keep, j], system.angles[j]), color=_color(name, i),
+                    lw=1.3, ls="--", label=name)
+        unit = " (rad)" if system.angles[j] else ""
+        ax.set_ylabel(f"{system.coordinates[j]}{unit}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper right", ncol=len(evaluations) + 1, fontsize=9)
+    axes[0, 0].set_title(f"{system.name}: true vs predicted motion from the same initial state")
+    axes[-1, 0].set_xlabel("time (s)")
+    return _save(fig, path)
+
+
+def energy(path, system: System, evaluations: Mapping[str, Evaluation]) -> Path:
+    """True energy along each model's rollouts, relative to its initial value, over time.
+
+    A perfect model keeps this at 0. Lines: mean over initial conditions; band:
+    25–75 % of initial conditions.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    scale = system.energy_scale
+    for i, (name, ev) in enumerate(evaluations.items()):
+        rel = (ev.energy_pred - ev.energy_pred[:, :1]) / scale * 100
+        rel = np.where(np.isfinite(rel), rel, np.nan)
+        ax.plot(ev.ts, np.nanmean(rel, axis=0), color=_color(name, i), label=name, lw=1.6)
+        lo, hi = np.nanpercentile(rel, [25, 75], axis=0)
+        ax.fill_between(ev.ts, lo, hi, color=_color(name, i), alpha=0.2)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"(E(t) − E(0)) / {scale:g}   (%)")
+    ax.set_title(f"{system.name}: true energy along predicted rollouts (0 = conserved)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def loss_curves(path, histories: Mapping[str, Sequence[Mapping]]) -> Path:
+    """Training and validation loss against step, log scale, one colour per model."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, hist) in enumerate(histories.items()):
+        steps = [h["step"] for h in hist]
+        ax.plot(steps, [h["train_loss"] for h in hist], color=_color(name, i), lw=1, alpha=0.6,
+                label=f"{name} train")
+        ax.plot(steps, [h["val_loss"] for h in hist], color=_color(name, i), lw=2, label=f"{name} validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("normalised acceleration loss")
+    ax.set_title("training")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, path)
+
+
+def position_error(path, system: System, evaluations: Mapping[str, Evaluation], threshold: float) -> Path:
+    """Mean normalised position error over time (log scale), with the valid-time threshold."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, ev) in enumerate(evaluations.items()):
+        ax.plot(ev.ts[1:], ev.position_error[1:], color=_color(name, i), label=name)
+    ax.axhline(threshold, color="gray", ls=":", label=f"threshold {threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("normalised position error")
+    ax.set_title(f"{system.name}: position error of rollouts (chaos amplifies any error)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, path)
+
+
+def _unwrap(x, is_angle: bool):
+    return np.unwrap(x) if is_angle else x

@@ -1,0 +1,308 @@
+r"""Training: fit any lnn model to a dataset of accelerations.
+
+The loss compares the model's accelerations q̈_θ(q, q̇) with the data's, each
+coordinate divided by its RMS acceleration s_i so all coordinates weigh alike:
+
+    loss = mean_b mean_i ρ((q̈_θ,i − q̈_i) / s_i),   ρ = |·| ("l1") or (·)² ("l2").
+
+Optimiser: Adam with global-norm clipping, a linear warm-up and a cosine decay
+to ``final_lr`` (an Optax chain; the schedule is applied outside it so that the
+total number of steps can be set from a wall-clock budget without recompiling).
+
+A non-finite loss or gradient skips that update (counted); ``max_bad_steps``
+consecutive ones stop training with :class:`~lnn.errors.TrainingDivergedError`.
+With ``out`` set, the run folder gets ``metrics.csv``, ``checkpoints/last.ckpt``
+(model, optimiser, step, PRNG key, history) and ``checkpoints/best.eqx`` (the
+model with the lowest validation loss); a killed run resumes from ``last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io as _io
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from lnn import data as data_mod
+from lnn import io
+from lnn.data import Dataset
+from lnn.errors import DataError, TrainingDivergedError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of :func:`fit`.
+
+    ``steps`` is the length of the schedule. If ``time_budget`` (seconds, compile
+    included) is set, training also stops when it runs out; with
+    ``steps=None`` the schedule length is fitted to the budget from the
+    measured speed of the first steps.
+    """
+
+    steps: int | None = 20_000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    final_lr: float = 1e-5
+    warmup_steps: int = 500
+    clip_norm: float = 10.0
+    loss: str = "l1"
+    val_fraction: float = 0.1
+    eval_every: int = 500
+    patience: int | None = None
+    time_budget: float | None = None
+    max_bad_steps: int = 50
+    chunk: int = 50
+
+    def __post_init__(self):
+        if self.steps is None and self.time_budget is None:
+            raise ValueError("give steps, time_budget, or both.")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1; got {self.steps}.")
+        if self.loss not in ("l1", "l2"):
+            raise ValueError(f"unknown loss {self.loss!r}; choose 'l1' or 'l2'.")
+        if self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("batch_size must be >= 1 and learning_rate > 0.")
+
+
+def learning_rate(step, total, config: TrainConfig):
+    """Linear warm-up to ``learning_rate``, then cosine decay to ``final_lr`` at ``total``."""
+    warm = jnp.minimum(1.0, (step + 1) / max(config.warmup_steps, 1))
+    progress = jnp.clip((step - config.warmup_steps) / jnp.maximum(total - config.warmup_steps, 1), 0.0, 1.0)
+    cosine = config.final_lr + 0.5 * (config.learning_rate - config.final_lr) * (1 + jnp.cos(jnp.pi * progress))
+    return jnp.where(step < config.warmup_steps, config.learning_rate * warm, cosine)
+
+
+def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
+    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring)."""
+    pred = jax.vmap(model.acceleration)(q, qdot)
+    r = (pred - qddot) / scale
+    return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
+
+
+def _optimizer(config: TrainConfig):
+    # Schedule applied by hand in the step (lr * update), so the chain is
+    # schedule-free and its state does not depend on the total step count.
+    return optax.chain(optax.clip_by_global_norm(config.clip_norm), optax.scale_by_adam())
+
+
+def _make_chunk_fn(config: TrainConfig, static, optimizer):
+    """A jitted function running ``config.chunk`` steps with ``lax.scan``."""
+
+    def one_step(carry, key):
+        params, opt_state, step, bad_run, arrays, total = carry
+        q, qdot, qddot, scale = arrays
+        idx = jax.random.randint(key, (config.batch_size,), 0, q.shape[0])
+
+        def loss_fn(p):
+            return acceleration_loss(eqx.combine(p, static), q[idx], qdot[idx], qddot[idx], scale, config.loss)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        finite = jnp.isfinite(loss) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+        )
+        grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
+        updates, new_opt = optimizer.update(grads, opt_state, params)
+        lr = learning_rate(step, total, config)
+        new_params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
+        params = jax.tree.map(keep, new_params, params)
+        opt_state = jax.tree.map(keep, new_opt, opt_state)
+        step = step + finite.astype(step.dtype)
+        bad_run = jnp.where(finite, 0, bad_run + 1)
+        return (params, opt_state, step, bad_run, arrays, total), (loss, finite, bad_run, lr)
+
+    @eqx.filter_jit
+    def chunk(params, opt_state, step, bad_run, arrays, total, key):
+        keys = jax.random.split(key, config.chunk)
+        carry, (losses, finite, bad_runs, lrs) = jax.lax.scan(
+            one_step, (params, opt_state, step, bad_run, arrays, total), keys
+        )
+        params, opt_state, step, bad_run, _, _ = carry
+        mean_loss = jnp.sum(jnp.where(finite, losses, 0.0)) / jnp.maximum(jnp.sum(finite), 1)
+        return params, opt_state, step, bad_run, mean_loss, jnp.sum(~finite), jnp.max(bad_runs), lrs[-1]
+
+    return chunk
+
+
+def _validation_fn(config: TrainConfig, static, max_states: int = 4096):
+    @eqx.filter_jit
+    def val(params, arrays):
+        q, qdot, qddot, scale = arrays
+        return acceleration_loss(eqx.combine(params, static), q, qdot, qddot, scale, config.loss)
+
+    return lambda params, arrays: float(val(params, tuple(a[:max_states] if a.ndim == 2 else a for a in arrays)))
+
+
+def fit(
+    model,
+    dataset: Dataset,
+    *,
+    key: jax.Array,
+    config: TrainConfig = TrainConfig(),
+    val_dataset: Dataset | None = None,
+    out: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    label: str = "training",
+):
+    """Train ``model`` on ``dataset``; returns ``(best_model, history)``.
+
+    Args:
+        model: an lnn model (anything with ``acceleration(q, qdot)`` that is an
+            Equinox module).
+        dataset: training states; a validation part of ``config.val_fraction``
+            is split off by trajectory unless ``val_dataset`` is given.
+        key: PRNG key (split, minibatches). Same key, same numbers.
+        out: run folder for ``metrics.csv`` and checkpoints (optional).
+        resume: continue from ``out/checkpoints/last.ckpt`` if it exists.
+    Returns:
+        The model with the lowest validation loss, and a list of dicts (one per
+        evaluation: step, time, train_loss, val_loss, learning_rate, skipped).
+    """
+    if len(dataset) < 2:
+        raise DataError(f"need at least 2 states to train; the dataset has {len(dataset)}.")
+    if dataset.dof != model.dof:
+        raise DataError(f"the dataset has {dataset.dof} coordinates but the model expects {model.dof}.")
+    k_split, k_train = jax.random.split(key)
+    if val_dataset is None:
+        dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
+    dtype = model.mlp.weights[0].dtype
+    scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
+    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale)
+    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale)
+
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    optimizer = _optimizer(config)
+    opt_state = optimizer.init(params)
+    chunk_fn = _make_chunk_fn(config, static, optimizer)
+    val_fn = _validation_fn(config, static)
+
+    state = {"step": 0, "elapsed": 0.0, "history": [], "best_val": math.inf, "total": config.steps}
+    rng = k_train
+    ckpt_dir = Path(out) / "checkpoints" if out is not None else None
+    best_params = params
+    if ckpt_dir is not None and resume and (ckpt_dir / "last.ckpt").exists():
+        like = (params, opt_state, jax.random.key_data(rng), best_params)
+        (params, opt_state, rng_data, best_params), state = io.load_checkpoint(ckpt_dir / "last.ckpt", like)
+        rng = jax.random.wrap_key_data(rng_data)
+
+    # A resumed run keeps its schedule unless the caller asks for a different length.
+    total = config.steps if config.steps is not None else state["total"]
+    step = jnp.asarray(state["step"], dtype=jnp.int64)
+    bad_run = jnp.asarray(0, dtype=jnp.int64)
+    skipped_total = sum(h["skipped"] for h in state["history"])
+    start = time.perf_counter() - state["elapsed"]
+    since_improvement = 0
+    next_eval = (state["step"] // config.eval_every + 1) * config.eval_every
+    budget = config.time_budget
+
+    with _progress(progress) as bar:
+        task = bar.add_task(label, total=total or 1, completed=state["step"], loss=float("nan"), val=float("nan"))
+        chunk_losses: list[float] = []
+        while total is None or state["step"] < total:
+            t0 = time.perf_counter()
+            rng, k = jax.random.split(rng)
+            total_arr = jnp.asarray(total if total is not None else 10**9, dtype=jnp.int64)
+            params, opt_state, step, bad_run, loss, n_bad, max_bad, lr = chunk_fn(
+                params, opt_state, step, bad_run, train_arrays, total_arr, k
+            )
+            loss = float(loss)
+            n_bad, max_bad, done = int(n_bad), int(max_bad), int(step)
+            state["step"] = done
+            skipped_total += n_bad
+            if max_bad >= config.max_bad_steps:
+                raise TrainingDivergedError(
+                    f"{label}: {max_bad} consecutive steps gave a non-finite loss or gradient at step {done}; "
+                    "lower the learning rate, use init='standard', or check the data for extreme values."
+                )
+            if n_bad < config.chunk:
+                chunk_losses.append(loss)
+            elapsed = time.perf_counter() - start
+            if total is None and done >= 2 * config.chunk:
+                # Fit the schedule to the budget from the speed after compilation.
+                per_step = (time.perf_counter() - t0) / config.chunk
+                total = max(done + config.chunk, int(done + (budget - elapsed) / per_step))
+                bar.update(task, total=total)
+            out_of_time = budget is not None and elapsed >= budget
+            finished = (total is not None and done >= total) or out_of_time
+            if done >= next_eval or finished:
+                next_eval = (done // config.eval_every + 1) * config.eval_every
+                val = val_fn(params, val_arrays)
+                train_loss = float(np.mean(chunk_losses)) if chunk_losses else float("nan")
+                chunk_losses = []
+                improved = val < state["best_val"]
+                if improved:
+                    state["best_val"], best_params = val, params
+                    since_improvement = 0
+                else:
+                    since_improvement += 1
+                state["history"].append(
+                    {"step": done, "time": round(elapsed, 3), "train_loss": train_loss, "val_loss": val,
+                     "learning_rate": float(lr), "skipped": n_bad}
+                )
+                state.update(elapsed=elapsed, total=total)
+                if ckpt_dir is not None:
+                    _save_run(ckpt_dir, Path(out), params, opt_state, rng, best_params, static, state, improved)
+                bar.update(task, loss=train_loss, val=val)
+                if config.patience is not None and since_improvement >= config.patience:
+                    break
+            bar.update(task, completed=min(done, total or done), loss=loss)
+            if finished:
+                break
+    return eqx.combine(best_params, static), state["history"]
+
+
+def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved):
+    io.save_checkpoint(ckpt_dir / "last.ckpt", (params, opt_state, jax.random.key_data(rng), best_params), state)
+    if improved:
+        io.save_model(ckpt_dir / "best.eqx", eqx.combine(best_params, static), step=state["step"],
+                      val_loss=state["best_val"])
+    write_metrics_csv(out / "metrics.csv", state["history"])
+
+
+def write_metrics_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    """Write the training history as CSV (atomically)."""
+    buf = _io.StringIO()
+    fields = ["step", "time", "train_loss", "val_loss", "learning_rate", "skipped"]
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(history)
+    io.write_text(path, buf.getvalue())
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *a, **k):
+        return 0
+
+    def update(self, *a, **k):
+        pass
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return _NoProgress()
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TextColumn("loss {task.fields[loss]:.4g}  val {task.fields[val]:.4g}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
