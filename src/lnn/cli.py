@@ -84,10 +84,11 @@ def train(
     steps: Optional[int] = typer.Option(None, help="schedule length (default: fit to --budget)"),
     budget: float = typer.Option(210.0, help="wall-clock seconds of training (0: no limit, needs --steps)"),
     width: int = typer.Option(128),
-    depth: int = typer.Option(3),
+    depth: int = typer.Option(2),
     init: str = typer.Option("standard", help="'standard' or 'paper'"),
+    dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'"),
     batch_size: int = typer.Option(256),
-    lr: float = typer.Option(1e-3, help="peak learning rate"),
+    lr: float = typer.Option(3e-3, help="peak learning rate"),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
 ) -> None:
@@ -102,7 +103,7 @@ def train(
     s = registry.get(system)
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
     ds = data.load(data_file) if data_file else data.random_states(s, k_data, n_train)
-    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init)
+    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype)
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
                       learning_rate=lr)
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
@@ -154,7 +155,7 @@ def compare(
     budget: float = typer.Option(210.0, help="wall-clock seconds of training per model"),
     n_train: int = typer.Option(100_000, help="random training states"),
     width: int = typer.Option(128),
-    depth: int = typer.Option(3),
+    depth: int = typer.Option(2),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/compare"), help="run folder (rerun to resume)"),
 ) -> None:
@@ -208,19 +209,9 @@ def main() -> None:
     from lnn.errors import LnnError
 
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors are printed and exit by click itself
     except (LnnError, ValueError, OSError) as err:
         if os.environ.get("LNN_DEBUG"):
             raise
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted; rerun the same command to resume from the last checkpoint.")
-        sys.exit(130)
-    except Exception as err:  # click's usage errors
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise

@@ -42,11 +42,13 @@ class ExperimentConfig:
     budget: float = 210.0
     steps: int | None = None
     width: int = 128
-    depth: int = 3
+    depth: int = 2
     init: str = "standard"
+    dtype: str = "float32"
+    kinetic_prior: bool = True
     batch_size: int = 256
-    learning_rate: float = 1e-3
-    final_lr: float = 1e-5
+    learning_rate: float = 3e-3
+    final_lr: float = 3e-6
     loss: str = "l1"
     seed: int = 0
     protocol: metrics.Protocol = metrics.Protocol()
@@ -74,16 +76,16 @@ class ExperimentConfig:
         )
 
 
-def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int,
-                depth: int, init: str):
+def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int = 128,
+                depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True):
     """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``."""
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
     non_angle = ~np.asarray(system.angles)
     q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
     common = dict(key=key, width=width, depth=depth, angles=system.angles, init=init, q_scale=q_scale,
-                  qdot_scale=qdot_scale)
+                  qdot_scale=qdot_scale, dtype=dtype)
     if name == "lnn":
-        return LagrangianNN(system.dof, **common)
+        return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         return Baseline(system.dof, accel_scale=accel, **common)
@@ -124,7 +126,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
     trained, histories, train_seconds = {}, {}, {}
     for name, k_model in zip(config.models, jax.random.split(k_models, len(config.models))):
         model = build_model(name, system, dataset, k_model, width=config.width, depth=config.depth,
-                            init=config.init)
+                            init=config.init, dtype=config.dtype, kinetic_prior=config.kinetic_prior)
         t0 = time.perf_counter()
         trained[name], histories[name] = fit(model, dataset, key=k_fit, config=config.train_config(),
                                              out=out / name, progress=progress, label=name)

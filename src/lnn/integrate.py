@@ -54,7 +54,6 @@ def rollout(
     Returns:
         ``q, qdot`` of shape ``(..., T, n)``; the first frame is the initial state.
     """
-    f = as_dynamics(dynamics_or_lagrangian)
     q0, qdot0 = as_state(q0, qdot0)
     ts = np.asarray(ts, dtype=float)
     if ts.ndim != 1 or ts.size < 2:
@@ -65,25 +64,34 @@ def rollout(
         if not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"the time step dt must be positive; got {dt}.")
         substeps = max(1, int(np.ceil(np.max(np.diff(ts)) / dt - 1e-9)))
-        run = partial(_rk4_rollout, f, substeps=substeps)
+        settings = ("rk4", substeps)
     elif method == "adaptive":
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}.")
         if not (rtol > 0 and atol > 0):
             raise ValueError("rtol and atol must be positive.")
-        run = partial(_adaptive_rollout, f, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+        settings = ("adaptive", solver, float(rtol), float(atol), int(max_steps))
     else:
         raise ValueError(f"unknown method {method!r}; choose 'rk4' or 'adaptive'.")
     batch = q0.shape[:-1]
     n = q0.shape[-1]
-    qs, vs = _jitted(run)(q0.reshape(-1, n), qdot0.reshape(-1, n), jnp.asarray(ts, dtype=q0.dtype))
+    qs, vs = _rollout_batch(dynamics_or_lagrangian, q0.reshape(-1, n), qdot0.reshape(-1, n),
+                            jnp.asarray(ts, dtype=q0.dtype), settings)
     return qs.reshape(*batch, ts.size, n), vs.reshape(*batch, ts.size, n)
 
 
-def _jitted(run):
-    # One compiled program per (dynamics, shapes, method); eqx.filter_jit caches on
-    # the model's structure, so calls with the same shapes do not recompile.
-    return eqx.filter_jit(jax.vmap(run, in_axes=(0, 0, None)))
+@eqx.filter_jit
+def _rollout_batch(model_or_fn, q0, v0, ts, settings):
+    # Compiled once per (model structure or function, shapes, settings): the
+    # model's arrays are traced, everything else is static, so repeated calls
+    # with the same shapes reuse the program.
+    f = as_dynamics(model_or_fn)
+    if settings[0] == "rk4":
+        run = partial(_rk4_rollout, f, substeps=settings[1])
+    else:
+        _, solver, rtol, atol, max_steps = settings
+        run = partial(_adaptive_rollout, f, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+    return jax.vmap(run, in_axes=(0, 0, None))(q0, v0, ts)
 
 
 def _vector_field(f, y):

@@ -67,7 +67,8 @@ class Evaluation:
 def wrapped_difference(a, b, angles) -> np.ndarray:
     """a − b, with differences of angle coordinates wrapped to (−π, π]."""
     d = np.asarray(a) - np.asarray(b)
-    wrapped = np.mod(d + np.pi, 2 * np.pi) - np.pi
+    with np.errstate(invalid="ignore"):  # inf/NaN of a blown-up rollout stay NaN
+        wrapped = np.mod(d + np.pi, 2 * np.pi) - np.pi
     return np.where(np.asarray(angles, dtype=bool), wrapped, d)
 
 

@@ -51,10 +51,10 @@ class TrainConfig:
 
     steps: int | None = 20_000
     batch_size: int = 256
-    learning_rate: float = 1e-3
-    final_lr: float = 1e-5
+    learning_rate: float = 3e-3
+    final_lr: float = 3e-6
     warmup_steps: int = 500
-    clip_norm: float = 10.0
+    clip_norm: float | None = None
     loss: str = "l1"
     val_fraction: float = 0.1
     eval_every: int = 500
@@ -92,7 +92,8 @@ def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
 def _optimizer(config: TrainConfig):
     # Schedule applied by hand in the step (lr * update), so the chain is
     # schedule-free and its state does not depend on the total step count.
-    return optax.chain(optax.clip_by_global_norm(config.clip_norm), optax.scale_by_adam())
+    clip = [optax.clip_by_global_norm(config.clip_norm)] if config.clip_norm else []
+    return optax.chain(*clip, optax.scale_by_adam())
 
 
 def _make_chunk_fn(config: TrainConfig, static, optimizer):
@@ -113,7 +114,7 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer):
         grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
         updates, new_opt = optimizer.update(grads, opt_state, params)
         lr = learning_rate(step, total, config)
-        new_params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        new_params = jax.tree.map(lambda p, u: p - lr.astype(p.dtype) * u, params, updates)
         keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
         params = jax.tree.map(keep, new_params, params)
         opt_state = jax.tree.map(keep, new_opt, opt_state)
@@ -171,17 +172,17 @@ def fit(
     """
     if len(dataset) < 2:
         raise DataError(f"need at least 2 states to train; the dataset has {len(dataset)}.")
-    if dataset.dof != model.dof:
+    if hasattr(model, "dof") and dataset.dof != model.dof:
         raise DataError(f"the dataset has {dataset.dof} coordinates but the model expects {model.dof}.")
     k_split, k_train = jax.random.split(key)
     if val_dataset is None:
         dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
-    dtype = model.mlp.weights[0].dtype
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    dtype = jax.tree.leaves(params)[0].dtype
     scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
     train_arrays = (*data_mod.as_arrays(dataset, dtype), scale)
     val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale)
 
-    params, static = eqx.partition(model, eqx.is_inexact_array)
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
     chunk_fn = _make_chunk_fn(config, static, optimizer)
@@ -200,11 +201,13 @@ def fit(
     total = config.steps if config.steps is not None else state["total"]
     step = jnp.asarray(state["step"], dtype=jnp.int64)
     bad_run = jnp.asarray(0, dtype=jnp.int64)
-    skipped_total = sum(h["skipped"] for h in state["history"])
+    skipped_since_eval = 0
     start = time.perf_counter() - state["elapsed"]
     since_improvement = 0
     next_eval = (state["step"] // config.eval_every + 1) * config.eval_every
     budget = config.time_budget
+    fit_to_budget = config.steps is None
+    rate_start = None  # (time, step) after which the step rate is measured
 
     with _progress(progress) as bar:
         task = bar.add_task(label, total=total or 1, completed=state["step"], loss=float("nan"), val=float("nan"))
@@ -219,7 +222,7 @@ def fit(
             loss = float(loss)
             n_bad, max_bad, done = int(n_bad), int(max_bad), int(step)
             state["step"] = done
-            skipped_total += n_bad
+            skipped_since_eval += n_bad
             if max_bad >= config.max_bad_steps:
                 raise TrainingDivergedError(
                     f"{label}: {max_bad} consecutive steps gave a non-finite loss or gradient at step {done}; "
@@ -228,9 +231,12 @@ def fit(
             if n_bad < config.chunk:
                 chunk_losses.append(loss)
             elapsed = time.perf_counter() - start
-            if total is None and done >= 2 * config.chunk:
-                # Fit the schedule to the budget from the speed after compilation.
-                per_step = (time.perf_counter() - t0) / config.chunk
+            if fit_to_budget and done >= 2 * config.chunk and (total is None or done >= next_eval):
+                # Fit the schedule to the budget from the speed measured since compilation,
+                # re-estimated at each evaluation (the machine's load may change).
+                if rate_start is None:
+                    rate_start = (t0, done - config.chunk)
+                per_step = (time.perf_counter() - rate_start[0]) / max(done - rate_start[1], 1)
                 total = max(done + config.chunk, int(done + (budget - elapsed) / per_step))
                 bar.update(task, total=total)
             out_of_time = budget is not None and elapsed >= budget
@@ -248,8 +254,9 @@ def fit(
                     since_improvement += 1
                 state["history"].append(
                     {"step": done, "time": round(elapsed, 3), "train_loss": train_loss, "val_loss": val,
-                     "learning_rate": float(lr), "skipped": n_bad}
+                     "learning_rate": float(lr), "skipped": skipped_since_eval}
                 )
+                skipped_since_eval = 0
                 state.update(elapsed=elapsed, total=total)
                 if ckpt_dir is not None:
                     _save_run(ckpt_dir, Path(out), params, opt_state, rng, best_params, static, state, improved)

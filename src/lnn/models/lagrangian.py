@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from lnn import mechanics
@@ -12,7 +13,15 @@ from lnn.models.mlp import ANGLE_ENCODINGS, MLP, StateFeatures
 
 
 class LagrangianNN(eqx.Module):
-    r"""L_θ(q, q̇) = MLP(features(q, q̇)); q̈ follows from the Euler–Lagrange equations.
+    r"""L_θ(q, q̇) = MLP(features(q, q̇)) + ½ β |q̇/s|²; q̈ follows from the Euler–Lagrange equations.
+
+    The second term (``kinetic_prior=True``, β = exp(log β) learned, starting at 1,
+    s = ``qdot_scale``) is a free-particle kinetic energy. It changes nothing
+    the MLP could not represent, but it makes ∂²L/∂q̇² positive definite at
+    initialisation: without it a random MLP's ∂²L/∂q̇² is indefinite on almost
+    every state, the Euler–Lagrange solve gives heavy-tailed accelerations,
+    and training stalls (measured: acceleration error 60–600 % vs 4 % after
+    5,000 steps; see the README's training notes).
 
     Because ``model(q, qdot)`` returns a scalar, a model can be passed wherever a
     Lagrangian is expected: ``lnn.accelerations(model, q, qdot)``,
@@ -34,6 +43,7 @@ class LagrangianNN(eqx.Module):
 
     features: StateFeatures
     mlp: MLP
+    log_kinetic: Array | None
     width: int = eqx.field(static=True)
     depth: int = eqx.field(static=True)
     init: str = eqx.field(static=True)
@@ -50,10 +60,12 @@ class LagrangianNN(eqx.Module):
         angle_encoding: str = "sincos",
         q_scale: float = 1.0,
         qdot_scale: float = 1.0,
+        kinetic_prior: bool = True,
         dtype=None,
     ):
         self.features = make_features(dof, angles, angle_encoding, q_scale, qdot_scale)
         self.mlp = MLP([self.features.size] + [width] * depth + [1], key=key, init=init, dtype=dtype)
+        self.log_kinetic = jnp.zeros((), dtype=self.mlp.weights[0].dtype) if kinetic_prior else None
         self.width, self.depth, self.init = width, depth, init
 
     @property
@@ -61,7 +73,11 @@ class LagrangianNN(eqx.Module):
         return len(self.features.angles)
 
     def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, ""]:
-        return self.mlp(self.features(q, qdot))[0]
+        L = self.mlp(self.features(q, qdot))[0]
+        if self.log_kinetic is not None:
+            v = qdot.astype(L.dtype) / self.features.qdot_scale
+            L = L + 0.5 * jnp.exp(self.log_kinetic) * jnp.dot(v, v)
+        return L
 
     def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
         """q̈ for one state, from the Euler–Lagrange equations of L_θ."""
@@ -95,6 +111,7 @@ def model_config(model) -> dict[str, Any]:
         "q_scale": f.q_scale,
         "qdot_scale": f.qdot_scale,
         "dtype": str(model.mlp.weights[0].dtype),
+        **({"kinetic_prior": model.log_kinetic is not None} if hasattr(model, "log_kinetic") else {}),
         **({"accel_scale": model.accel_scale} if hasattr(model, "accel_scale") else {}),
     }
 

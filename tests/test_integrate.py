@@ -1,0 +1,282 @@
+"""Rollouts: accuracy (energy conservation, order of convergence), inputs, batching, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close, sample_states
+
+import lnn
+from lnn.errors import ShapeError
+
+OMEGA = 2.0  # spring with k = 4, m = 1
+
+
+@pytest.fixture(scope="module")
+def spring():
+    return lnn.systems.get("spring", k=OMEGA**2, m=1.0)
+
+
+@pytest.fixture(scope="module")
+def spring_ic():
+    x0 = jnp.array([[1.0], [-0.3], [0.0]])
+    v0 = jnp.array([[0.0], [2.5], [-1.0]])
+    return x0, v0
+
+
+def exact_oscillator(x0, v0, ts):
+    """x(t) = x0 cos ωt + v0/ω sin ωt and its derivative, shape (B, T, 1)."""
+    t = jnp.asarray(ts)[None, :, None] - ts[0]
+    x0, v0 = x0[:, None, :], v0[:, None, :]
+    x = x0 * jnp.cos(OMEGA * t) + v0 / OMEGA * jnp.sin(OMEGA * t)
+    v = -x0 * OMEGA * jnp.sin(OMEGA * t) + v0 * jnp.cos(OMEGA * t)
+    return x, v
+
+
+def oscillator_dynamics(q, qdot):
+    return -(OMEGA**2) * q
+
+
+# ------------------------------------------------------------ energy conservation
+
+
+@pytest.mark.slow
+def test_true_double_pendulum_conserves_energy_over_100_seconds(key):
+    system = lnn.systems.get("double_pendulum")
+    q0, qdot0 = sample_states(system, key, 3)
+    ts = np.linspace(0.0, 100.0, 401)
+    q, qdot = lnn.rollout(
+        system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8", rtol=1e-12, atol=1e-12
+    )
+    assert q.shape == qdot.shape == (3, 401, 2)
+    assert np.all(np.isfinite(q)) and np.all(np.isfinite(qdot))
+    E = system.energy(q, qdot)
+    drift = np.abs(E - E[:, :1]) / system.energy_scale
+    assert float(drift.max()) < 1e-8, f"relative energy drift {drift.max():.2e}"
+    # The motions actually move (a frozen integrator would conserve energy too).
+    assert np.all(np.ptp(np.asarray(q), axis=1) > 0.5)
+    np.testing.assert_array_equal(q[:, 0], q0)
+    np.testing.assert_array_equal(qdot[:, 0], qdot0)
+
+
+# ----------------------------------------------------------- harmonic oscillator
+
+
+def _max_error(x0, v0, ts, **kw):
+    x, v = lnn.rollout(oscillator_dynamics, x0, v0, ts, **kw)
+    xe, ve = exact_oscillator(x0, v0, ts)
+    return float(jnp.max(jnp.abs(x - xe))), float(jnp.max(jnp.abs(v - ve)))
+
+
+def test_rk4_converges_at_fourth_order(spring_ic):
+    x0, v0 = spring_ic
+    ts = np.linspace(0.0, 5.0, 6)
+    errors = [_max_error(x0, v0, ts, method="rk4", dt=dt) for dt in (0.1, 0.05, 0.025)]
+    for coarse, fine in zip(errors, errors[1:]):
+        for e_coarse, e_fine in zip(coarse, fine):
+            assert 1e-12 < e_fine < e_coarse
+            assert 13.0 < e_coarse / e_fine < 19.0, f"halving dt divided the error by {e_coarse / e_fine:.2f}"
+
+
+def test_rk4_matches_exact_solution(spring, spring_ic):
+    x0, v0 = spring_ic
+    ts = np.linspace(0.0, 4.0, 41)
+    x, v = lnn.rollout(spring.lagrangian, x0, v0, ts, method="rk4", dt=1e-3)
+    xe, ve = exact_oscillator(x0, v0, ts)
+    assert x.shape == v.shape == (3, 41, 1)
+    assert_close(x, xe, rtol=1e-10, scale=2.0)
+    assert_close(v, ve, rtol=1e-10, scale=2.0 * OMEGA)
+
+
+def test_rk4_with_uneven_output_times(spring_ic):
+    x0, v0 = spring_ic
+    ts = np.array([0.5, 0.51, 0.9, 2.0, 2.001, 3.7])  # starts at t = 0.5, uneven gaps
+    x, v = lnn.rollout(oscillator_dynamics, x0, v0, ts, method="rk4", dt=1e-3)
+    xe, ve = exact_oscillator(x0, v0, ts)
+    assert_close(x, xe, rtol=1e-10, scale=2.0)
+    assert_close(v, ve, rtol=1e-10, scale=2.0 * OMEGA)
+
+
+def test_rk4_substeps_are_no_longer_than_dt(spring_ic):
+    # One output interval of 1 s with dt = 0.1 must take 10 steps, not one 1-s step.
+    x0, v0 = spring_ic
+    ts = np.array([0.0, 1.0])
+    e_fine = _max_error(x0, v0, ts, method="rk4", dt=0.1)[0]
+    e_one_step = _max_error(x0, v0, ts, method="rk4", dt=1.0)[0]
+    assert e_fine < 1e-3 * e_one_step
+
+
+@pytest.mark.parametrize("solver", ["tsit5", "dopri8"])
+def test_adaptive_matches_exact_solution(spring, spring_ic, solver):
+    x0, v0 = spring_ic
+    ts = np.linspace(0.0, 10.0, 21)
+    x, v = lnn.rollout(spring.lagrangian, x0, v0, ts, method="adaptive", solver=solver, rtol=1e-11, atol=1e-11)
+    xe, ve = exact_oscillator(x0, v0, ts)
+    assert_close(x, xe, rtol=1e-8, scale=2.0)
+    assert_close(v, ve, rtol=1e-8, scale=2.0 * OMEGA)
+
+
+# ------------------------------------------------------- what can be integrated
+
+
+@pytest.fixture(scope="module")
+def pendulum_case():
+    system = lnn.systems.get("pendulum")
+    q0 = jnp.array([[0.3], [-2.0]])
+    qdot0 = jnp.array([[0.0], [1.5]])
+    return system, q0, qdot0, np.linspace(0.0, 2.0, 21)
+
+
+def test_lagrangian_and_dynamics_function_give_the_same_motion(pendulum_case):
+    system, q0, qdot0, ts = pendulum_case
+    from_L = lnn.rollout(system.lagrangian, q0, qdot0, ts, dt=0.01)
+    closed = lambda q, v: system.closed_form_fn(q, v, system.parameters)  # noqa: E731
+    from_f = lnn.rollout(closed, q0, qdot0, ts, dt=0.01)
+    from_dynamics = lnn.rollout(lnn.dynamics(system.lagrangian), q0, qdot0, ts, dt=0.01)
+    for a, b, c in zip(from_L, from_f, from_dynamics):
+        assert_close(a, b, rtol=1e-11, scale=1.0)
+        assert_close(a, c, rtol=1e-14, scale=1.0)
+    # ...and the motion is the pendulum's, not something trivial.
+    assert float(jnp.ptp(from_L[0][0])) > 0.5
+
+
+def test_rollout_accepts_a_lagrangian_model(pendulum_case):
+    _, q0, qdot0, ts = pendulum_case
+    model = lnn.LagrangianNN(1, key=jax.random.key(0), width=16, depth=2, angles=(True,))
+    as_model = lnn.rollout(model, q0, qdot0, ts, dt=0.05)
+    as_function = lnn.rollout(lambda q, v: model(q, v), q0, qdot0, ts, dt=0.05)  # a Lagrangian
+    for a, b in zip(as_model, as_function):
+        assert a.shape == (2, 21, 1)
+        assert np.all(np.isfinite(a))
+        assert_close(a, b, rtol=1e-12, scale=1.0)
+    assert not np.allclose(as_model[0][:, -1], q0)
+
+
+def test_rollout_accepts_a_baseline_model(pendulum_case):
+    _, q0, qdot0, ts = pendulum_case
+    model = lnn.Baseline(1, key=jax.random.key(0), width=16, depth=2, angles=(True,), accel_scale=3.0)
+    as_model = lnn.rollout(model, q0, qdot0, ts, dt=0.05)
+    as_function = lnn.rollout(lambda q, v: model(q, v), q0, qdot0, ts, dt=0.05)  # dynamics (n,)
+    for a, b in zip(as_model, as_function):
+        assert_close(a, b, rtol=1e-12, scale=1.0)
+    # Classical RK4 by hand: the first output interval (0.1 s) is two steps of 0.05 s.
+    f = model.acceleration
+
+    def step(q, v, h):
+        k1 = (v, f(q, v))
+        k2 = (v + h / 2 * k1[1], f(q + h / 2 * k1[0], v + h / 2 * k1[1]))
+        k3 = (v + h / 2 * k2[1], f(q + h / 2 * k2[0], v + h / 2 * k2[1]))
+        k4 = (v + h * k3[1], f(q + h * k3[0], v + h * k3[1]))
+        return (q + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
+                v + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]))
+
+    q, v = step(*step(q0[1], qdot0[1], 0.05), 0.05)
+    np.testing.assert_allclose(as_model[0][1, 1], q, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(as_model[1][1, 1], v, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------- batching
+
+
+def test_batched_shapes_and_consistency():
+    system = lnn.systems.get("double_pendulum")
+    q0, qdot0 = sample_states(system, jax.random.key(4), 4)
+    ts = np.linspace(0.0, 0.5, 6)
+    qs, vs = lnn.rollout(system.lagrangian, q0, qdot0, ts, dt=0.01)
+    assert qs.shape == vs.shape == (4, 6, 2)
+    nested_q, nested_v = lnn.rollout(system.lagrangian, q0.reshape(2, 2, 2), qdot0.reshape(2, 2, 2), ts, dt=0.01)
+    assert nested_q.shape == nested_v.shape == (2, 2, 6, 2)
+    np.testing.assert_allclose(nested_q.reshape(4, 6, 2), qs, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(nested_v.reshape(4, 6, 2), vs, rtol=1e-13, atol=1e-13)
+    single_q, single_v = lnn.rollout(system.lagrangian, q0[2], qdot0[2], ts, dt=0.01)
+    assert single_q.shape == single_v.shape == (6, 2)
+    np.testing.assert_allclose(single_q, qs[2], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(single_v, vs[2], rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(qs[:, 0], q0)
+    np.testing.assert_array_equal(vs[:, 0], qdot0)
+    assert qs.dtype == jnp.float64
+
+
+def test_rollout_compiles_once_per_dynamics_and_shapes(spring_ic):
+    # integrate.py promises "one compiled program per (dynamics, shapes, method)":
+    # a second identical call must not trace the dynamics again.
+    x0, v0 = spring_ic
+    traces = []
+
+    def f(q, qdot):
+        traces.append(None)  # runs only while JAX traces f
+        return -(OMEGA**2) * q
+
+    ts = np.linspace(0.0, 1.0, 5)
+    lnn.rollout(f, x0, v0, ts, dt=0.1)
+    after_first = len(traces)
+    assert after_first > 0
+    lnn.rollout(f, x0, v0, ts, dt=0.1)
+    assert len(traces) == after_first, "the second identical rollout re-traced (and recompiled) the dynamics"
+
+
+# ------------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize("dt", [0.0, -0.01, float("nan"), float("inf")])
+def test_bad_dt_raises(dt, spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ValueError, match=r"time step dt must be positive"):
+        lnn.rollout(oscillator_dynamics, x0, v0, [0.0, 1.0], dt=dt)
+
+
+@pytest.mark.parametrize(
+    "ts", [[0.0, 1.0, 1.0], [0.0, 2.0, 1.0], [1.0, 0.0], [0.0, float("nan")], [0.0, float("inf")]]
+)
+@pytest.mark.parametrize("method", ["rk4", "adaptive"])
+def test_non_increasing_or_nonfinite_times_raise(ts, method, spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ValueError, match="strictly increasing"):
+        lnn.rollout(oscillator_dynamics, x0, v0, ts, method=method)
+
+
+@pytest.mark.parametrize("ts", [[0.0], [], [[0.0, 1.0]], 1.0])
+def test_too_few_or_misshapen_times_raise_shape_error(ts, spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ShapeError, match="ts must be a 1-D array of at least 2 times"):
+        lnn.rollout(oscillator_dynamics, x0, v0, ts)
+
+
+def test_unknown_method_raises(spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ValueError) as info:
+        lnn.rollout(oscillator_dynamics, x0, v0, [0.0, 1.0], method="euler")
+    message = str(info.value)
+    assert "'euler'" in message and "rk4" in message and "adaptive" in message
+
+
+def test_unknown_solver_raises(spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ValueError) as info:
+        lnn.rollout(oscillator_dynamics, x0, v0, [0.0, 1.0], method="adaptive", solver="rk45")
+    message = str(info.value)
+    assert "'rk45'" in message
+    for name in ("dopri5", "dopri8", "tsit5"):
+        assert name in message
+
+
+@pytest.mark.parametrize("tols", [{"rtol": 0.0}, {"atol": -1e-8}])
+def test_nonpositive_tolerances_raise(tols, spring_ic):
+    x0, v0 = spring_ic
+    with pytest.raises(ValueError, match="rtol and atol must be positive"):
+        lnn.rollout(oscillator_dynamics, x0, v0, [0.0, 1.0], method="adaptive", **tols)
+
+
+@pytest.mark.parametrize("out_shape", [(3,), (2, 1), (1, 1)])
+@pytest.mark.parametrize("method", ["rk4", "adaptive"])
+def test_function_with_wrong_output_shape_raises(out_shape, method):
+    q0 = jnp.zeros((4, 2))
+    with pytest.raises(ShapeError) as info:
+        lnn.rollout(lambda q, v: jnp.zeros(out_shape), q0, q0, [0.0, 1.0], method=method)
+    message = str(info.value)
+    assert str(out_shape) in message and "(2,)" in message and "scalar" in message
+
+
+def test_mismatched_initial_state_raises(spring_ic):
+    with pytest.raises(ShapeError):
+        lnn.rollout(oscillator_dynamics, jnp.zeros((3, 1)), jnp.zeros((3, 2)), [0.0, 1.0])
