@@ -76,7 +76,8 @@ def generate(
 
 @app.command()
 def train(
-    system: str = typer.Option("double_pendulum", help="system the data comes from"),
+    system: Optional[str] = typer.Option(None, help="system the data comes from (default: the dataset's, "
+                                         "else double_pendulum)"),
     data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate` "
                                              "(default: generate --n-train random states)"),
     model: str = typer.Option("lnn", help="'lnn' or 'baseline'"),
@@ -100,9 +101,11 @@ def train(
     from lnn.experiment import build_model
     from lnn.train import TrainConfig, fit
 
-    s = registry.get(system)
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
-    ds = data.load(data_file) if data_file else data.random_states(s, k_data, n_train)
+    ds = data.load(data_file) if data_file else None
+    s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
+    if ds is None:
+        ds = data.random_states(s, k_data, n_train)
     m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype)
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
                       learning_rate=lr)
