@@ -5,7 +5,7 @@ import numpy as np
 
 
 def full_hessian_accelerations(L, q, qdot):
-    """q̈ from the full 2n × 2n Hessian of L over (q, q̇) — independent of lnn.mechanics.
+    """(q̈, M) from the full 2n × 2n Hessian of L over (q, q̇) — independent of lnn.mechanics.
 
     H = ∂²L/∂z² with z = (q, q̇); the Euler–Lagrange equations
     H_vv q̈ + H_vq q̇ = ∇_q L give q̈ = H_vv⁻¹ (∇_q L − H_vq q̇).
@@ -20,7 +20,7 @@ def full_hessian_accelerations(L, q, qdot):
     H = jax.hessian(L_of_z)(z)
     H_vv = H[n:, n:]
     H_vq = H[n:, :n]
-    return jax.numpy.linalg.solve(H_vv, grad[:n] - H_vq @ qdot)
+    return jax.numpy.linalg.solve(H_vv, grad[:n] - H_vq @ qdot), H_vv
 
 
 def assert_close(actual, expected, rtol, scale=None):
@@ -62,3 +62,8 @@ def sample_states(system, key, n, max_energy=None):
         else:
             _SAMPLERS[cache_key] = jax.jit(lambda k, e: system.sample_states(k, n, max_energy=e))
     return _SAMPLERS[cache_key](key, 0.0 if max_energy is None else float(max_energy))
+
+
+def rand(seed, shape, low=-1.0, high=1.0):
+    """Test inputs from NumPy's RNG: jax.random would compile a kernel per shape."""
+    return np.random.default_rng(seed).uniform(low, high, size=shape)

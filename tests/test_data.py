@@ -166,7 +166,7 @@ def test_trajectories_need_at_least_one(spring):
 # ------------------------------------------------------------------------ split
 
 
-@given(n_traj=st.integers(2, 40), frames=st.integers(1, 5), fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**31))
+@given(n_traj=st.integers(2, 12), frames=st.integers(1, 5), fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**31))
 def test_split_never_shares_a_trajectory(n_traj, frames, fraction, seed):
     ds = _dataset(n=n_traj * frames, n_traj=n_traj, trajectory=np.repeat(np.arange(n_traj) * 7 + 3, frames))
     first, second = data.split(ds, fraction, jax.random.key(seed))

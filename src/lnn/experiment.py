@@ -41,7 +41,7 @@ class ExperimentConfig:
     n_train: int = 100_000
     budget: float = 210.0
     steps: int | None = None
-    width: int = 128
+    width: int = 64
     depth: int = 2
     init: str = "standard"
     dtype: str = "float32"
@@ -76,7 +76,7 @@ class ExperimentConfig:
         )
 
 
-def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int = 128,
+def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int = 64,
                 depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True):
     """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``."""
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
@@ -203,7 +203,7 @@ Machine: {machine_description()}. Seed {config.seed}.
 def demo_config(*, full: bool = False, seed: int = 0, budget: float | None = None) -> ExperimentConfig:
     """Settings of ``lnn demo`` (about 7 minutes on 2 cores) and ``lnn demo --full`` (about 55)."""
     if full:
-        cfg = ExperimentConfig(budget=1500.0, n_train=200_000, seed=seed)
+        cfg = ExperimentConfig(budget=1500.0, n_train=200_000, width=128, seed=seed)
     else:
         cfg = ExperimentConfig(budget=150.0, seed=seed)
     return dataclasses.replace(cfg, budget=budget) if budget is not None else cfg
