@@ -77,13 +77,17 @@ class ExperimentConfig:
 
 
 def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int = 64,
-                depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True):
-    """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``."""
+                depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True,
+                **options):
+    """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``.
+
+    ``options`` go to the model's constructor (e.g. ``angle_encoding="wrap"``).
+    """
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
     non_angle = ~np.asarray(system.angles)
     q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
     common = dict(key=key, width=width, depth=depth, angles=system.angles, init=init, q_scale=q_scale,
-                  qdot_scale=qdot_scale, dtype=dtype)
+                  qdot_scale=qdot_scale, dtype=dtype, **options)
     if name == "lnn":
         return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
     if name == "baseline":
