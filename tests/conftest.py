@@ -1,19 +1,24 @@
-"""Shared fixtures for the lnn test suite.
+"""Shared configuration for the lnn test suite.
 
-Importing lnn switches on float64; every physics tolerance below (1e-9 relative
-and tighter) relies on that, so it is checked once here.
+Importing lnn switches on float64; every physics tolerance in these tests (1e-9
+relative and tighter) relies on that, so it is checked once here.
+
+Hypothesis: JIT compilation makes the first example of a property test slow, so
+there is no deadline. The default profile is derandomised (same examples every
+run, for CI); ``HYPOTHESIS_PROFILE=thorough`` runs many more, randomised.
 """
 
+import os
+
 import jax
-import numpy as np
 import pytest
 from hypothesis import settings
 
-import lnn
+import lnn  # noqa: F401  (enables float64)
 
-# JIT compilation makes the first example of a property test slow; no deadline.
 settings.register_profile("lnn", deadline=None, max_examples=25, derandomize=True)
-settings.load_profile("lnn")
+settings.register_profile("thorough", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lnn"))
 
 
 def pytest_configure(config):
@@ -22,11 +27,5 @@ def pytest_configure(config):
 
 @pytest.fixture
 def key():
-    """A fresh PRNG key; tests that need several split it."""
+    """A PRNG key; tests that need several split it or fold in."""
     return jax.random.key(20240611)
-
-
-@pytest.fixture(scope="session")
-def all_systems():
-    """Every built-in system with its default parameters, by name."""
-    return {name: lnn.systems.get(name) for name in lnn.systems.names()}

@@ -178,17 +178,24 @@ def test_rollout_accepts_a_baseline_model(pendulum_case):
 # ---------------------------------------------------------------------- batching
 
 
+def coupled_pendula(q, qdot):
+    """Two nonlinear pendula coupled by a spring (closed form, cheap to compile)."""
+    return -jnp.sin(q) + 0.5 * (q[::-1] - q) - 0.1 * qdot**2 * q[::-1]
+
+
 def test_batched_shapes_and_consistency():
-    system = lnn.systems.get("double_pendulum")
-    q0, qdot0 = sample_states(system, jax.random.key(4), 4)
+    rng = np.random.default_rng(4)
+    q0, qdot0 = rng.uniform(-2, 2, (4, 2)), rng.uniform(-1, 1, (4, 2))
     ts = np.linspace(0.0, 0.5, 6)
-    qs, vs = lnn.rollout(system.lagrangian, q0, qdot0, ts, dt=0.01)
+    qs, vs = lnn.rollout(coupled_pendula, q0, qdot0, ts, dt=0.01)
     assert qs.shape == vs.shape == (4, 6, 2)
-    nested_q, nested_v = lnn.rollout(system.lagrangian, q0.reshape(2, 2, 2), qdot0.reshape(2, 2, 2), ts, dt=0.01)
+    nested_q, nested_v = lnn.rollout(coupled_pendula, q0.reshape(2, 2, 2), qdot0.reshape(2, 2, 2), ts, dt=0.01)
     assert nested_q.shape == nested_v.shape == (2, 2, 6, 2)
     np.testing.assert_allclose(nested_q.reshape(4, 6, 2), qs, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(nested_v.reshape(4, 6, 2), vs, rtol=1e-13, atol=1e-13)
-    single_q, single_v = lnn.rollout(system.lagrangian, q0[2], qdot0[2], ts, dt=0.01)
+    # Each motion is its own: coordinates and batch entries are not mixed up.
+    assert not np.allclose(qs[0], qs[1]) and not np.allclose(qs[..., 0], qs[..., 1])
+    single_q, single_v = lnn.rollout(coupled_pendula, q0[2], qdot0[2], ts, dt=0.01)
     assert single_q.shape == single_v.shape == (6, 2)
     np.testing.assert_allclose(single_q, qs[2], rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(single_v, vs[2], rtol=1e-13, atol=1e-13)
@@ -213,6 +220,22 @@ def test_rollout_compiles_once_per_dynamics_and_shapes(spring_ic):
     assert after_first > 0
     lnn.rollout(f, x0, v0, ts, dt=0.1)
     assert len(traces) == after_first, "the second identical rollout re-traced (and recompiled) the dynamics"
+
+
+def test_cached_rollouts_use_each_models_own_weights(pendulum_case):
+    # The compiled program is shared between models of one structure; their weights
+    # must be inputs to it, not constants baked in by the first call.
+    _, q0, qdot0, ts = pendulum_case
+    make = lambda seed: lnn.Baseline(1, key=jax.random.key(seed), width=16, depth=2)  # noqa: E731
+    a, b = make(1), make(2)
+    qa = lnn.rollout(a, q0, qdot0, ts, dt=0.05)[0]
+    qb = lnn.rollout(b, q0, qdot0, ts, dt=0.05)[0]
+    assert not np.allclose(qa, qb)
+    np.testing.assert_array_equal(lnn.rollout(a, q0, qdot0, ts, dt=0.05)[0], qa)
+    # Two different functions of the same shapes are not confused either.
+    q1 = lnn.rollout(lambda q, v: -q, q0, qdot0, ts, dt=0.05)[0]
+    q2 = lnn.rollout(lambda q, v: -4.0 * q, q0, qdot0, ts, dt=0.05)[0]
+    assert not np.allclose(q1, q2)
 
 
 # ------------------------------------------------------------------------ errors

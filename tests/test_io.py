@@ -22,6 +22,7 @@ MODELS = {
         1, key=jax.random.key(2), width=16, depth=3, angles=(True,), init="standard", angle_encoding="wrap"
     ),
     "lnn_float32": lambda: lnn.LagrangianNN(2, key=jax.random.key(3), width=16, depth=1, dtype=jnp.float32),
+    "lnn_no_prior": lambda: lnn.LagrangianNN(2, key=jax.random.key(5), width=16, depth=2, kinetic_prior=False),
     "baseline": lambda: lnn.Baseline(
         2, key=jax.random.key(4), width=16, depth=2, angles=(False, True), accel_scale=7.5, qdot_scale=0.5
     ),
@@ -75,6 +76,17 @@ def test_loaded_model_is_not_the_placeholder(tmp_path, states):
     loaded, _ = io.load_model(io.save_model(tmp_path / "m.lnn", trained))
     np.testing.assert_array_equal(loaded.mlp.biases[0], trained.mlp.biases[0])
     assert not np.array_equal(_outputs(loaded, *states), _outputs(model, *states))
+
+
+def test_learned_kinetic_prior_survives_the_round_trip(tmp_path, states):
+    model = MODELS["lnn_paper_sincos"]()
+    trained = eqx.tree_at(lambda m: m.log_kinetic, model, jnp.asarray(0.3))
+    loaded, _ = io.load_model(io.save_model(tmp_path / "m.lnn", trained))
+    assert float(loaded.log_kinetic) == 0.3
+    np.testing.assert_array_equal(_outputs(loaded, *states), _outputs(trained, *states))
+    assert not np.array_equal(_outputs(loaded, *states), _outputs(model, *states))
+    no_prior, _ = io.load_model(io.save_model(tmp_path / "n.lnn", MODELS["lnn_no_prior"]()))
+    assert no_prior.log_kinetic is None
 
 
 def test_model_metadata_is_preserved(tmp_path):

@@ -115,7 +115,8 @@ def test_double_pendulum_with_parameters_uses_new_parameters():
 
 def test_magnetic_lagrangian_gives_lorentz_force():
     # L = ½|v|² + (B/2)(x v_y − y v_x): a charge in a uniform field B, q̈ = B (v_y, −v_x).
-    # Only the mixed term ∂²L/∂q̇∂q · q̇ produces this force.
+    # Half the force comes from ∂L/∂q and half from the mixed term (∂²L/∂q̇∂q) q̇, so a
+    # dropped or transposed mixed term gives half the force or none.
     B = 1.7
     L = lambda q, v: 0.5 * jnp.dot(v, v) + 0.5 * B * (q[0] * v[1] - q[1] * v[0])  # noqa: E731
     q, v = rand(0, (8, 2), -2, 2), rand(1, (8, 2), -2, 2)
@@ -131,11 +132,11 @@ def _lnn(angles, key, **kw):
 
 
 @pytest.mark.parametrize(
-    "angles, init",
-    [((True, False), "paper"), ((False, False, False), "standard")],
+    "angles, init, kinetic_prior",
+    [((True, False), "paper", True), ((False, False, False), "standard", False)],
 )
-def test_accelerations_match_full_hessian_for_random_network(angles, init):
-    model = _lnn(angles, jax.random.key(7), init=init)
+def test_accelerations_match_full_hessian_for_random_network(angles, init, kinetic_prior):
+    model = _lnn(angles, jax.random.key(7), init=init, kinetic_prior=kinetic_prior)
     n = len(angles)
     q, qdot = rand(11, (32, n), -3, 3), rand(12, (32, n), -3, 3)
     got = jitted(lnn.accelerations, model)(q, qdot)

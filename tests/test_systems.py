@@ -100,17 +100,19 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
         assert p in message
 
 
-@pytest.mark.parametrize(
-    "name, changes",
-    [("double_pendulum", {"m1": 2.0, "l2": 0.5}), ("pendulum", {"g": 3.0}), ("spring", {"k": 4.0})],
-)
-def test_with_parameters_updates_energy_scale(name, changes):
+CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0}}
+
+
+@pytest.mark.parametrize("name", SYSTEM_NAMES)
+def test_with_parameters_updates_energy_scale(name):
     # energy_scale is "the maximum potential energy"; it normalises energy errors and
     # sets the default sampling energy, so it must follow the parameters.
+    changes = CHANGES[name]
     changed = lnn.systems.get(name).with_parameters(**changes)
     rebuilt = lnn.systems.get(name, **changes)
     assert changed.parameters == rebuilt.parameters
-    assert changed.energy_scale == pytest.approx(rebuilt.energy_scale)
+    assert changed.energy_scale == pytest.approx(_max_potential_over_box(changed), rel=1e-12)
+    assert changed.energy_scale == pytest.approx(rebuilt.energy_scale, rel=1e-12)
 
 
 # --------------------------------------------------------------------- potential
@@ -127,13 +129,18 @@ def test_potential_matches_closed_form(name, key):
     assert_close(system.potential(q.reshape(5, 10, -1)), got.reshape(5, 10), rtol=1e-14)
 
 
+def _max_potential_over_box(system):
+    # For the built-in systems the maximum sits on a corner or the centre of the box.
+    corners = np.meshgrid(*[[lo, 0.5 * (lo + hi), hi] for lo, hi in zip(system.q_low, system.q_high)])
+    grid = np.stack([c.ravel() for c in corners], axis=-1)
+    return float(jnp.max(system.potential(grid)))
+
+
 @pytest.mark.parametrize("name", SYSTEM_NAMES)
-def test_energy_scale_is_the_maximum_potential_over_the_box(name):
-    system = lnn.systems.get(name)
-    # The maximum sits on a corner or the centre of the box for these systems.
-    corners = jnp.array(np.meshgrid(*[[lo, 0.5 * (lo + hi), hi] for lo, hi in zip(system.q_low, system.q_high)]))
-    grid = corners.reshape(system.dof, -1).T
-    assert float(jnp.max(system.potential(grid))) == pytest.approx(system.energy_scale, rel=1e-12)
+@pytest.mark.parametrize("custom", [False, True], ids=["default", "custom"])
+def test_energy_scale_is_the_maximum_potential_over_the_box(name, custom):
+    system = lnn.systems.get(name, **(CHANGES[name] if custom else {}))
+    assert _max_potential_over_box(system) == pytest.approx(system.energy_scale, rel=1e-12)
     q = system.sample_configurations(jax.random.key(0), 1000)
     assert float(jnp.max(system.potential(q))) <= system.energy_scale * (1 + 1e-12)
 

@@ -196,7 +196,7 @@ def load(path: str | os.PathLike) -> Dataset:
         with np.load(_io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
             meta = json.loads(str(f["metadata"]))
             arrays = {k: f[k] for k in ("q", "qdot", "qddot", "trajectory", "t")}
-    except (ValueError, KeyError, OSError, json.JSONDecodeError):
+    except Exception:  # not a zip, truncated, wrong members, bad JSON: all "not ours"
         meta = None
     if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:
         raise FileFormatError(f"{path} is not an lnn dataset (.npz written by `lnn generate`).")

@@ -33,6 +33,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the mode open() would
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -79,8 +82,10 @@ def _read_container(path, magic: bytes, what: str) -> tuple[dict[str, Any], byte
     line, _, payload = rest.partition(b"\n")
     try:
         header = json.loads(line)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise FileFormatError(f"{path} has a corrupt header ({err}); it was not written completely by lnn.")
+    if not isinstance(header, dict):
+        raise FileFormatError(f"{path} has a corrupt header (not a JSON object); it was not written by lnn.")
     return header, payload
 
 
@@ -92,7 +97,10 @@ def save_model(path: str | os.PathLike, model, **metadata: Any) -> Path:
 def load_model(path: str | os.PathLike):
     """Load a model saved by :func:`save_model`. Returns ``(model, metadata)``."""
     header, payload = _read_container(path, MODEL_MAGIC, "model")
-    skeleton = models.from_config(header["config"])
+    try:
+        skeleton = models.from_config(header["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise FileFormatError(f"{path}: the header does not describe an lnn model ({err!r}).") from None
     try:
         model = eqx.tree_deserialise_leaves(_io.BytesIO(payload), skeleton)
     except Exception as err:  # truncated or mismatched weights

@@ -69,13 +69,16 @@ class System:
         return -jnp.vectorize(lambda a: self.lagrangian(a, jnp.zeros_like(a)), signature="(n)->()")(q)
 
     def with_parameters(self, **changes: float) -> System:
-        """A copy with some physical parameters changed."""
+        """The same system with some parameters changed (rebuilt, so derived values like
+        ``energy_scale`` follow)."""
+        from lnn import systems  # the registry imports this module
+
         unknown = set(changes) - set(self.parameters)
         if unknown:
             raise ValueError(
                 f"{self.name} has no parameter(s) {sorted(unknown)}; it has {sorted(self.parameters)}."
             )
-        return dataclasses.replace(self, parameters={**self.parameters, **changes})
+        return systems.get(self.name, **{**self.parameters, **changes})
 
     def sample_configurations(self, key: Array, n: int) -> Float[Array, "n dof"]:
         """Configurations q uniform in the box ``[q_low, q_high)``."""
@@ -96,12 +99,27 @@ class System:
         """
         e_max = 1.1 * self.energy_scale if max_energy is None else max_energy
         kq, ku, kt = jax.random.split(key, 3)
-        q = self.sample_configurations(kq, n)
+        q = self._configurations_below(kq, n, e_max)
         u = jax.random.normal(ku, q.shape, dtype=q.dtype)
         M = mechanics.mass_matrix(self.lagrangian, q, jnp.zeros_like(q))
         kinetic = jax.random.uniform(kt, (n,), dtype=q.dtype) * jnp.clip(e_max - self.potential(q), 0.0)
         uMu = jnp.einsum("bi,bij,bj->b", u, M, u)
         return q, u * jnp.sqrt(2.0 * kinetic / uMu)[:, None]
+
+    def _configurations_below(self, key: Array, n: int, e_max: float) -> Float[Array, "n dof"]:
+        """n configurations from the box with V(q) ≤ e_max (rejection sampling)."""
+        accepted, count = [], 0
+        for attempt in range(64):
+            candidates = self.sample_configurations(jax.random.fold_in(key, attempt), max(n, 256))
+            keep = candidates[self.potential(candidates) <= e_max]
+            accepted.append(keep)
+            count += keep.shape[0]
+            if count >= n:
+                return jnp.concatenate(accepted)[:n]
+        raise ValueError(
+            f"max_energy={e_max:g} is below the potential energy of almost every configuration of "
+            f"{self.name}; raise it (the potential spans about ±{self.energy_scale:g})."
+        )
 
     def sample_near_rest(
         self, key: Array, n: int, *, speed: float = 0.0

@@ -21,7 +21,7 @@ def make(m: float = 1.0, k: float = 1.0, amplitude: float = 1.0) -> System:
         name="spring",
         coordinates=("x",),
         angles=(False,),
-        parameters={"m": m, "k": k},
+        parameters={"m": m, "k": k, "amplitude": amplitude},
         lagrangian_fn=_lagrangian,
         closed_form_fn=_closed_form,
         q_low=(-amplitude,),
