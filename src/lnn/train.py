@@ -212,7 +212,7 @@ def fit(
     with _progress(progress) as bar:
         task = bar.add_task(label, total=total or 1, completed=state["step"], loss=float("nan"), val=float("nan"))
         chunk_losses: list[float] = []
-        while total is None or state["step"] < total:
+        while (total is None or state["step"] < total) and not (budget and state["elapsed"] >= budget):
             t0 = time.perf_counter()
             rng, k = jax.random.split(rng)
             total_arr = jnp.asarray(total if total is not None else 10**9, dtype=jnp.int64)
@@ -230,7 +230,7 @@ def fit(
                 )
             if n_bad < config.chunk:
                 chunk_losses.append(loss)
-            elapsed = time.perf_counter() - start
+            elapsed = state["elapsed"] = time.perf_counter() - start
             if fit_to_budget and done >= 2 * config.chunk and (total is None or done >= next_eval):
                 # Fit the schedule to the budget from the speed measured since compilation,
                 # re-estimated at each evaluation (the machine's load may change).
