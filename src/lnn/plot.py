@@ -81,15 +81,20 @@ def energy(path, system: System, evaluations: Mapping[str, Evaluation]) -> Path:
 
 
 def loss_curves(path, histories: Mapping[str, Sequence[Mapping]]) -> Path:
-    """Training and validation loss against step, log scale, one colour per model."""
+    """Training and validation loss against wall-clock training time, log scale, one colour per model.
+
+    Time, not steps, on the x-axis: models are compared at equal budgets, and an
+    LNN step costs several baseline steps.
+    """
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, hist) in enumerate(histories.items()):
-        steps = [h["step"] for h in hist]
-        ax.plot(steps, [h["train_loss"] for h in hist], color=_color(name, i), lw=1, alpha=0.6,
+        seconds = [h["time"] for h in hist]
+        ax.plot(seconds, [h["train_loss"] for h in hist], color=_color(name, i), lw=1, alpha=0.6,
                 label=f"{name} train")
-        ax.plot(steps, [h["val_loss"] for h in hist], color=_color(name, i), lw=2, label=f"{name} validation")
+        ax.plot(seconds, [h["val_loss"] for h in hist], color=_color(name, i), lw=2,
+                label=f"{name} validation ({hist[-1]['step']:,} steps)")
     ax.set_yscale("log")
-    ax.set_xlabel("step")
+    ax.set_xlabel("training time (s)")
     ax.set_ylabel("normalised acceleration loss")
     ax.set_title("training")
     ax.grid(alpha=0.3, which="both")
