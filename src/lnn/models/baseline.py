@@ -7,11 +7,10 @@ from typing import Any
 import equinox as eqx
 from jaxtyping import Array, Float
 
-from lnn.models.lagrangian import make_features, model_config
-from lnn.models.mlp import MLP, StateFeatures
+from lnn.models.mlp import MLP, MLPModel, make_features
 
 
-class Baseline(eqx.Module):
+class Baseline(MLPModel):
     r"""q̈ = s · MLP(features(q, q̇)) — the paper's baseline.
 
     Same features, width and depth as :class:`~lnn.models.LagrangianNN`, so a
@@ -20,11 +19,6 @@ class Baseline(eqx.Module):
     makes its dynamics conserve energy; that is what it is there to show.
     """
 
-    features: StateFeatures
-    mlp: MLP
-    width: int = eqx.field(static=True)
-    depth: int = eqx.field(static=True)
-    init: str = eqx.field(static=True)
     accel_scale: float = eqx.field(static=True)
 
     def __init__(
@@ -32,8 +26,8 @@ class Baseline(eqx.Module):
         dof: int,
         *,
         key: Array,
-        width: int = 128,
-        depth: int = 3,
+        width: int = 64,
+        depth: int = 2,
         angles: tuple[bool, ...] | None = None,
         init: str = "standard",
         angle_encoding: str = "sincos",
@@ -47,10 +41,6 @@ class Baseline(eqx.Module):
         self.width, self.depth, self.init = width, depth, init
         self.accel_scale = float(accel_scale)
 
-    @property
-    def dof(self) -> int:
-        return len(self.features.angles)
-
     def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
         return self.accel_scale * self.mlp(self.features(q, qdot))
 
@@ -58,5 +48,5 @@ class Baseline(eqx.Module):
         """q̈ for one state (the network's output)."""
         return self(q, qdot)
 
-    def config(self) -> dict[str, Any]:
-        return model_config(self)
+    def _extra_config(self) -> dict[str, Any]:
+        return {"accel_scale": self.accel_scale}

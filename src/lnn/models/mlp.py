@@ -7,6 +7,7 @@ second derivatives of the network, and a ReLU network has none.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -93,3 +94,52 @@ def _paper_std(i: int, n_layers: int, fan_in: int, fan_out: int) -> float:
     else:
         c = 0.58 * i
     return c / math.sqrt(n)
+
+
+class MLPModel(eqx.Module):
+    """What every lnn network model shares: state features, an MLP, and its size.
+
+    Subclasses add their own parameters and define ``__call__`` and
+    ``acceleration(q, qdot)`` (the dynamics interface training and rollouts use).
+    """
+
+    features: StateFeatures
+    mlp: MLP
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+
+    @property
+    def dof(self) -> int:
+        """Number of coordinates n."""
+        return len(self.features.angles)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-ready), so a saved model can be rebuilt."""
+        f = self.features
+        return {
+            "kind": type(self).__name__,
+            "dof": self.dof,
+            "width": self.width,
+            "depth": self.depth,
+            "angles": list(f.angles),
+            "init": self.init,
+            "angle_encoding": f.angle_encoding,
+            "q_scale": f.q_scale,
+            "qdot_scale": f.qdot_scale,
+            "dtype": str(self.mlp.weights[0].dtype),
+            **self._extra_config(),
+        }
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {}
+
+
+def make_features(dof, angles, angle_encoding, q_scale, qdot_scale) -> StateFeatures:
+    """Validated :class:`StateFeatures` for ``dof`` coordinates."""
+    angles = (False,) * dof if angles is None else tuple(bool(a) for a in angles)
+    if len(angles) != dof:
+        raise ValueError(f"angles has {len(angles)} entries but dof = {dof}; give one flag per coordinate.")
+    if angle_encoding not in ANGLE_ENCODINGS:
+        raise ValueError(f"unknown angle encoding {angle_encoding!r}; choose one of {ANGLE_ENCODINGS}.")
+    return StateFeatures(angles, angle_encoding, float(q_scale), float(qdot_scale))
