@@ -107,15 +107,21 @@ class System:
         return q, u * jnp.sqrt(2.0 * kinetic / uMu)[:, None]
 
     def _configurations_below(self, key: Array, n: int, e_max: float) -> Float[Array, "n dof"]:
-        """n configurations from the box with V(q) ≤ e_max (rejection sampling)."""
-        accepted, count = [], 0
+        """n configurations from the box with V(q) ≤ e_max (rejection sampling).
+
+        The first n draws use ``key`` itself, so when none is rejected (the default
+        bound lies above every potential energy) the states are those of a plain
+        uniform draw.
+        """
+        q = self.sample_configurations(key, n)
+        accepted = [q[self.potential(q) <= e_max]]
+        count = accepted[0].shape[0]
         for attempt in range(64):
-            candidates = self.sample_configurations(jax.random.fold_in(key, attempt), max(n, 256))
-            keep = candidates[self.potential(candidates) <= e_max]
-            accepted.append(keep)
-            count += keep.shape[0]
             if count >= n:
                 return jnp.concatenate(accepted)[:n]
+            candidates = self.sample_configurations(jax.random.fold_in(key, attempt), max(n, 256))
+            accepted.append(candidates[self.potential(candidates) <= e_max])
+            count += accepted[-1].shape[0]
         raise ValueError(
             f"max_energy={e_max:g} is below the potential energy of almost every configuration of "
             f"{self.name}; raise it (the potential spans about ±{self.energy_scale:g})."
