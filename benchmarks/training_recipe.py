@@ -67,12 +67,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     console.print(f"double pendulum LNN, {args.steps:,} steps each, batch 256, seed {args.seed}; {machine_description()}")
     table = Table()
     for col in ("variant", "train s", "accel. error", "energy error (mean)", "(median)", "failed",
                 "indefinite M"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for name, r in results.items():
         if "diverged" in r:
             table.add_row(name, f"{r['seconds']:.0f}", "diverged", "-", "-", "-", "-")
