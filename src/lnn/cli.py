@@ -82,8 +82,10 @@ def train(
                                              "(default: generate --n-train random states)"),
     model: str = typer.Option("lnn", help="'lnn' or 'baseline'"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
-    steps: Optional[int] = typer.Option(None, help="schedule length (default: fit to --budget)"),
-    budget: float = typer.Option(210.0, help="wall-clock seconds of training (0: no limit, needs --steps)"),
+    steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
+                                        "the schedule to --budget)"),
+    budget: Optional[float] = typer.Option(None, help="wall-clock seconds of training (default 150 without "
+                                           "--steps, no limit with it; 0: no limit)"),
     width: int = typer.Option(64),
     depth: int = typer.Option(2),
     init: str = typer.Option("standard", help="'standard' or 'paper'"),
@@ -107,6 +109,8 @@ def train(
     if ds is None:
         ds = data.random_states(s, k_data, n_train)
     m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype)
+    if budget is None:
+        budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
                       learning_rate=lr)
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
@@ -155,7 +159,7 @@ def evaluate(
 def compare(
     system: str = typer.Argument("double_pendulum", help="system name (see `lnn systems`)"),
     models: str = typer.Option("lnn,baseline", help="comma-separated models to train and compare"),
-    budget: float = typer.Option(210.0, help="wall-clock seconds of training per model"),
+    budget: float = typer.Option(150.0, help="wall-clock seconds of training per model"),
     n_train: int = typer.Option(100_000, help="random training states"),
     width: int = typer.Option(64),
     depth: int = typer.Option(2),

@@ -39,7 +39,7 @@ class ExperimentConfig:
     system: str = "double_pendulum"
     models: tuple[str, ...] = MODEL_NAMES
     n_train: int = 100_000
-    budget: float = 210.0
+    budget: float = 150.0
     steps: int | None = None
     width: int = 64
     depth: int = 2
