@@ -141,9 +141,10 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
 
     held_out = data_mod.random_states(system, jax.random.fold_in(k_data, 1), 4096)
     evaluations, results = {}, {}
+    truth = metrics.true_rollouts(system, key=k_eval, protocol=config.protocol)
     for name, model in trained.items():
         t0 = time.perf_counter()
-        ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol)
+        ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol, truth=truth)
         evaluations[name] = ev
         results[name] = {
             **ev.metrics,

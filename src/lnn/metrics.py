@@ -23,6 +23,7 @@ exceeds ``threshold`` (0.2 by default); the median over initial conditions.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,12 +88,32 @@ def valid_prediction_time(ts, errors, threshold: float) -> np.ndarray:
     return np.asarray(ts)[first]
 
 
-def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Protocol()) -> Evaluation:
-    """Roll out ``model`` (any dynamics) and the true system; compute the metrics."""
+class Truth(NamedTuple):
+    """The protocol's initial conditions and the true system's rollouts from them."""
+
+    ts: np.ndarray  # (T,)
+    q: np.ndarray  # (N, T, n)
+    qdot: np.ndarray
+
+
+def true_rollouts(system: System, *, key: jax.Array, protocol: Protocol = Protocol()) -> Truth:
+    """Initial conditions near rest and the true motion from them (Dopri8, rtol = atol = 1e-11)."""
     q0, qdot0 = system.sample_near_rest(key, protocol.n_initial, speed=protocol.near_rest_speed)
     ts = protocol.times()
-    q_true, v_true = rollout(system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8",
-                             rtol=1e-11, atol=1e-11)
+    q, qdot = rollout(system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11)
+    return Truth(ts, np.asarray(q), np.asarray(qdot))
+
+
+def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Protocol(),
+             truth: Truth | None = None) -> Evaluation:
+    """Roll out ``model`` (any dynamics) and the true system; compute the metrics.
+
+    Pass ``truth`` (from :func:`true_rollouts` with the same key and protocol) to
+    evaluate several models without integrating the true system again.
+    """
+    truth = true_rollouts(system, key=key, protocol=protocol) if truth is None else truth
+    ts, q_true, v_true = truth
+    q0, qdot0 = q_true[:, 0], v_true[:, 0]
     q_pred, v_pred = rollout(model, q0, qdot0, ts, method=protocol.method, dt=protocol.dt)
     q_true, v_true, q_pred, v_pred = (np.asarray(a) for a in (q_true, v_true, q_pred, v_pred))
     e_pred = np.asarray(system.energy(q_pred, v_pred))
