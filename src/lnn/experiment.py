@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -134,7 +135,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
         t0 = time.perf_counter()
         trained[name], histories[name] = fit(model, dataset, key=k_fit, config=config.train_config(),
                                              out=out / name, progress=progress, label=name)
-        train_seconds[name] = histories[name][-1]["time"] if histories[name] else 0.0
+        train_seconds[name] = histories[name][-1]["time"]
         io.save_model(out / name / "model.eqx", trained[name], system=system.name, seed=config.seed)
         log(f"trained {name}: {histories[name][-1]['step']:,} steps, validation loss "
             f"{min(h['val_loss'] for h in histories[name]):.4g} ({time.perf_counter() - t0:.0f} s this call)")
@@ -170,8 +171,6 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
 
 def machine_description() -> str:
     devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
-    import os
-
     return f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, JAX {jax.__version__} on {devices}"
 
 

@@ -115,7 +115,7 @@ def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Prot
     ts, q_true, v_true = truth
     q0, qdot0 = q_true[:, 0], v_true[:, 0]
     q_pred, v_pred = rollout(model, q0, qdot0, ts, method=protocol.method, dt=protocol.dt)
-    q_true, v_true, q_pred, v_pred = (np.asarray(a) for a in (q_true, v_true, q_pred, v_pred))
+    q_pred, v_pred = np.asarray(q_pred), np.asarray(v_pred)
     e_pred = np.asarray(system.energy(q_pred, v_pred))
     e_true = np.asarray(system.energy(q_true, v_true))
     scale = system.energy_scale

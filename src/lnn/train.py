@@ -257,7 +257,7 @@ def fit(
                      "learning_rate": float(lr), "skipped": skipped_since_eval}
                 )
                 skipped_since_eval = 0
-                state.update(elapsed=elapsed, total=total)
+                state["total"] = total
                 if ckpt_dir is not None:
                     _save_run(ckpt_dir, Path(out), params, opt_state, rng, best_params, static, state, improved)
                 bar.update(task, loss=train_loss, val=val)
