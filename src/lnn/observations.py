@@ -37,6 +37,7 @@ import numpy as np
 
 from lnn.errors import DataError, FileFormatError
 from lnn.integrate import rollout
+from lnn.metrics import wrapped_difference
 from lnn.systems import System
 
 SCHMIDT_LIPSON_SOURCE = (
@@ -402,6 +403,17 @@ def _is_number(s: str) -> bool:
     return True
 
 
+def spread(q: np.ndarray, angles) -> np.ndarray:
+    """Per coordinate, the standard deviation of ``q`` ``(N, n)`` about its mean, shape ``(n,)``.
+
+    For angles the deviations are taken about the circular mean and wrapped to
+    (−π, π], so a pendulum that goes over the top does not count its turns.
+    """
+    angles = np.asarray(angles, dtype=bool)
+    centre = np.where(angles, np.arctan2(np.mean(np.sin(q), axis=0), np.mean(np.cos(q), axis=0)), np.mean(q, axis=0))
+    return np.std(wrapped_difference(q, centre, angles), axis=0) + 1e-12
+
+
 # -- simulated measurements ----------------------------------------------------------------
 
 
@@ -423,7 +435,7 @@ def simulate(
     (rtol = atol = 1e-10). Frames are at ``k / fps`` shifted by a uniform
     random offset of up to ``±jitter / (2 fps)`` (``jitter`` < 1 keeps them
     ordered), the same stamps for every motion. ``noise`` adds Gaussian noise
-    of standard deviation ``noise`` × the spread of each coordinate. Velocities
+    of standard deviation ``noise`` × the spread of each coordinate (:func:`spread`). Velocities
     are given (noisy like q) only when ``velocities`` is set; accelerations
     never are.
     """
@@ -442,7 +454,7 @@ def simulate(
     q, qdot = (np.asarray(a).reshape(-1, system.dof) for a in (q, qdot))
     if noise > 0:
         kq, kv = jax.random.split(k_noise)
-        q = q + noise * q.std(axis=0) * np.asarray(jax.random.normal(kq, q.shape, dtype=q.dtype))
+        q = q + noise * spread(q, system.angles) * np.asarray(jax.random.normal(kq, q.shape, dtype=q.dtype))
         qdot = qdot + noise * qdot.std(axis=0) * np.asarray(jax.random.normal(kv, qdot.shape, dtype=q.dtype))
     meta = {"system": system.summary(), "loader": "simulate", "n_trajectories": n_trajectories,
             "duration": duration, "fps": fps, "noise": noise, "jitter": jitter, "max_energy": max_energy}
