@@ -138,11 +138,12 @@ class TrajectoryObjective:
     kind: str = "l1"
 
     @classmethod
-    def for_windows(cls, w: Windows, *, dt: float = 0.02, kind: str = "l1") -> TrajectoryObjective:
+    def for_windows(cls, *ws: Windows, dt: float = 0.05, kind: str = "l1") -> TrajectoryObjective:
+        """The objective for windows ``ws`` (e.g. training and validation), substeps bounded by ``dt``."""
         if not dt > 0:
             raise DataError(f"the RK4 substep dt must be positive; got {dt}.")
-        longest = float(np.max(np.diff(w.tau, axis=1)))
-        return cls(tuple(w.angles), max(1, int(np.ceil(longest / dt - 1e-9))), kind)
+        longest = max(float(np.max(np.diff(w.tau, axis=1))) for w in ws)
+        return cls(tuple(ws[0].angles), max(1, int(np.ceil(longest / dt - 1e-9))), kind)
 
     def prepare(self, train: Windows, val: Windows, dtype):
         arrays = lambda w: tuple(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0))  # noqa: E731
