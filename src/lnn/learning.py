@@ -30,6 +30,7 @@ from lnn.observations import Observations
 from lnn.train import TrainConfig, fit
 
 METHODS = ("derivatives", "matching")
+INITIAL_STATES = ("free", "estimated")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,10 @@ class LearningConfig:
         savgol_window, savgol_order: Savitzky–Golay settings (samples, degree).
         window: samples per matching window; ``every``: keep every k-th sample
             inside a window; ``dt``: the RK4 substep bound (seconds).
+        initial: ``"free"`` (each training window's initial state is optimised
+            with the model; windows do not overlap) or ``"estimated"``
+            (smoothed; windows start at every sample). See
+            :mod:`lnn.trajectory_matching`.
     """
 
     method: str = "matching"
@@ -53,10 +58,13 @@ class LearningConfig:
     window: int = 11
     every: int = 3
     dt: float = 0.05
+    initial: str = "estimated"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise DataError(f"unknown learning method {self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.initial not in INITIAL_STATES:
+            raise DataError(f"unknown initial states {self.initial!r}; choose one of {', '.join(INITIAL_STATES)}.")
 
 
 def estimate(obs: Observations, config: LearningConfig):
@@ -77,9 +85,12 @@ def training_sets(obs: Observations, config: LearningConfig, train_config: Train
         est_train, est_val = estimate(obs_train, config), estimate(obs_val, config)
     if config.method == "derivatives":
         return est_train, est_val, est
-    make = lambda o, e: trajectory_matching.windows(o, length=config.window, every=config.every,  # noqa: E731
-                                                     initial=e)
-    return make(obs_train, est_train), make(obs_val, est_val), est
+    span = (config.window - 1) * config.every + 1
+    # Free initial states: non-overlapping training windows, so each free state is drawn often.
+    stride = span - 1 if config.initial == "free" else 1
+    make = lambda o, e, k: trajectory_matching.windows(o, length=config.window, every=config.every,  # noqa: E731
+                                                        stride=k, initial=e)
+    return make(obs_train, est_train, stride), make(obs_val, est_val, 1), est
 
 
 def fit_observations(
@@ -104,5 +115,7 @@ def fit_observations(
     objective = None
     if config.method == "matching":
         objective = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=config.dt, kind=train_config.loss)
+        if config.initial == "free":
+            model = trajectory_matching.FreeInitialStates.start(model, train)
     return fit(model, train, key=k_fit, config=train_config, val_dataset=val, out=out, progress=progress,
                label=label or f"{kind} ({config.method})", objective=objective)

@@ -119,3 +119,26 @@ def position_error(path, system: System, evaluations: Mapping[str, Evaluation], 
 
 def _unwrap(x, is_angle: bool):
     return np.unwrap(x) if is_angle else x
+
+
+def noise_robustness(path, rows: Sequence[Mapping], *, error_key: str = "error_1s",
+                     title: str = "learned from noisy positions only") -> Path:
+    """Rollout error and valid-prediction time against measurement noise, one line per (model, method).
+
+    ``rows``: dicts with ``model``, ``method``, ``noise`` (fraction), ``error_key`` and ``valid_time``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    styles = {"exact": ":", "derivatives": "--", "matching": "-"}
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for i, model in enumerate(models):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            sel = [r for r in rows if r["model"] == model and r["method"] == method]
+            x = [100 * r["noise"] for r in sel]
+            kw = dict(linestyle=styles.get(method, "-."), marker="o", color=_color(model, i))
+            axes[0].plot(x, [r[error_key] for r in sel], label=f"{model} ({method})", **kw)
+            axes[1].plot(x, [r["valid_time"] for r in sel], **kw)
+    axes[0].set(xlabel="noise (% of each coordinate's spread)", ylabel=error_key.replace("_", " "), yscale="log")
+    axes[1].set(xlabel="noise (% of each coordinate's spread)", ylabel="valid-prediction time (s)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -101,7 +101,9 @@ class AccelerationObjective:
     * ``prepare(train, val, dtype) -> (train_samples, val_samples, constants)``:
       tuples of arrays whose leading axis indexes samples (minibatches pick
       along it), and arrays shared by every batch (e.g. normalising scales);
-    * ``loss(model, samples, constants) -> scalar``.
+    * ``loss(model, samples, constants) -> scalar``;
+    * optionally ``export(trained) -> model``, when what is trained carries
+      more than the model (the returned and saved model is ``export``'s).
     """
 
     kind: str = "l1"
@@ -211,6 +213,8 @@ def fit(
     objective = AccelerationObjective(config.loss) if objective is None else objective
     train_samples, val_samples, constants = objective.prepare(dataset, val_dataset, dtype)
     train_arrays, val_arrays = (train_samples, constants), (val_samples, constants)
+    # What is trained may carry more than the model (e.g. free initial states); export() is the model.
+    export = getattr(objective, "export", lambda m: m)
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
@@ -288,20 +292,21 @@ def fit(
                 skipped_since_eval = 0
                 state["total"] = total
                 if ckpt_dir is not None:
-                    _save_run(ckpt_dir, Path(out), params, opt_state, rng, best_params, static, state, improved)
+                    _save_run(ckpt_dir, Path(out), params, opt_state, rng, best_params, static, state, improved,
+                              export)
                 bar.update(task, loss=train_loss, val=val)
                 if config.patience is not None and since_improvement >= config.patience:
                     break
             bar.update(task, completed=min(done, total or done), loss=loss)
             if finished:
                 break
-    return eqx.combine(best_params, static), state["history"]
+    return export(eqx.combine(best_params, static)), state["history"]
 
 
-def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved):
+def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved, export):
     io.save_checkpoint(ckpt_dir / "last.ckpt", (params, opt_state, jax.random.key_data(rng), best_params), state)
     if improved:
-        io.save_model(ckpt_dir / "best.eqx", eqx.combine(best_params, static), step=state["step"],
+        io.save_model(ckpt_dir / "best.eqx", export(eqx.combine(best_params, static)), step=state["step"],
                       val_loss=state["best_val"])
     write_metrics_csv(out / "metrics.csv", state["history"])
 

@@ -11,16 +11,23 @@ differences wrapped to (−π, π]. Short windows keep the problem close to conv
 (a long rollout of a chaotic or poorly trained model is a rugged function of
 the weights) and each window restarts from data, so errors do not compound.
 
-**Initial states.** Each window starts from the smoothed position and the
-estimated velocity at its first sample (:mod:`lnn.derivatives`, smoothing
-spline by default), not from free per-window parameters. Free initial states
-would add 2n unknowns per window that minibatch training only updates when
-their window is drawn, and they cannot be used on held-out data, where a
-prediction must start from an estimate anyway. Starting from estimates makes
-training and prediction use the same initial states, and with windows of a few
-samples the velocity estimate's error (zero-mean) averages out across
-windows. Windows may use uneven time stamps: each window is integrated on its
-own stamps, every interval split into the same number of RK4 substeps.
+**Initial states.** Each window starts from a state at its first sample. Two
+choices (``initial=``):
+
+* ``"estimated"`` — the smoothed position and estimated velocity there
+  (:mod:`lnn.derivatives`, smoothing spline by default). Cheap and the same at
+  training and at prediction time, but the estimate's error (noise, and the
+  smoother's bias that flattens peaks) enters every window, and the model
+  partly learns to compensate it.
+* ``"free"`` (default) — true multiple shooting: every training window's
+  initial state is a free parameter, started at the estimate and optimised
+  together with the model (:class:`FreeInitialStates`), so the model is
+  judged only on how well it *continues* a state that fits the data. Windows
+  then do not overlap (consecutive ones share only their end sample), so each state is drawn
+  often; validation windows start from estimates.
+
+Windows may use uneven time stamps: each window is integrated on its own
+stamps, every interval split into the same number of RK4 substeps.
 
 The training loop is :func:`lnn.train.fit` with :class:`TrajectoryObjective`:
 same optimiser, schedule, validation split, checkpoints and progress.
@@ -31,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -146,12 +154,47 @@ class TrajectoryObjective:
         return cls(tuple(ws[0].angles), max(1, int(np.ceil(longest / dt - 1e-9))), kind)
 
     def prepare(self, train: Windows, val: Windows, dtype):
-        arrays = lambda w: tuple(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0))  # noqa: E731
-        return arrays(train), arrays(val), (jnp.asarray(train.spread, dtype=dtype),)
+        # The last sample array indexes each training window's free initial state; −1 (validation): use the estimate.
+        arrays = lambda w, index: (*(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0)),  # noqa: E731
+                                   jnp.asarray(index))
+        return (arrays(train, np.arange(len(train))), arrays(val, np.full(len(val), -1)),
+                (jnp.asarray(train.spread, dtype=dtype),))
 
     def loss(self, model, samples, constants):
-        return matching_loss(model, *samples, *constants, angles=self.angles, substeps=self.substeps,
+        q, tau, q0, qdot0, index = samples
+        if isinstance(model, FreeInitialStates):
+            free = (index >= 0)[:, None]
+            q0 = jnp.where(free, model.q0[index], q0)
+            qdot0 = jnp.where(free, model.qdot0[index], qdot0)
+            model = model.model
+        return matching_loss(model, q, tau, q0, qdot0, *constants, angles=self.angles, substeps=self.substeps,
                              kind=self.kind)
+
+    def export(self, trained):
+        """The model alone, without the free initial states it was trained with."""
+        return trained.model if isinstance(trained, FreeInitialStates) else trained
+
+
+class FreeInitialStates(eqx.Module):
+    """A model together with one free initial state ``(q0, qdot0)`` per training window, shapes ``(W, n)``.
+
+    What :func:`lnn.train.fit` optimises for multiple shooting with free initial
+    states; :meth:`TrajectoryObjective.export` hands back the model alone.
+    """
+
+    model: Any
+    q0: Array
+    qdot0: Array
+
+    @property
+    def dof(self) -> int:
+        return self.q0.shape[-1]
+
+    @classmethod
+    def start(cls, model, w: Windows) -> FreeInitialStates:
+        """Initial states started at the windows' estimates, in the model's dtype."""
+        dtype = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))[0].dtype
+        return cls(model, jnp.asarray(w.q0, dtype=dtype), jnp.asarray(w.qdot0, dtype=dtype))
 
 
 def matching_loss(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, kind: str = "l1"):

@@ -1,0 +1,179 @@
+"""Learning from noisy positions only: trajectory matching vs derivative estimation vs exact accelerations.
+
+Two studies on simulated motion, where the truth is known. Positions are sampled at
+30 frames/s with jittered (uneven) time stamps and Gaussian noise of a fraction of each
+coordinate's spread; no velocities or accelerations are given to the two methods
+that learn from observations:
+
+* "matching"    — trajectory matching over short windows (lnn.trajectory_matching);
+* "derivatives" — smoothing-spline q̇, q̈, then the acceleration loss (lnn.derivatives);
+* "exact"       — the reference: the same states with their exact accelerations.
+
+1. Pendulum (the issue's "must show"): 10-second rollout error of an LNN learned by
+   each method from noisy positions, against the exact-acceleration LNN. Passes when
+   matching is within 2× of exact.
+2. Double pendulum, noise 0, 1 %, 5 %: LNN and baseline by each method; rollout error
+   at 0.5 s and 1 s (it is chaotic) and valid-prediction time.
+
+Every model trains for the same wall-clock budget (compile included), so the numbers
+depend on the machine and its load; the steps each model got are printed. Errors are
+e(t) = RMS over coordinates of (q̂ − q)/σ (lnn.metrics.position_error), from 20 held-out
+initial states drawn like the training motions, mean over them.
+
+    python benchmarks/noise.py                          # both studies, about 8 minutes on 2 cores
+    python benchmarks/noise.py --only pendulum --pendulum-budget 60
+    python benchmarks/noise.py --json --out runs/noise  # figures go to --out/figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import lnn
+from lnn import data, io, metrics, observations, plot
+from lnn.experiment import build_model, machine_description
+from lnn.learning import LearningConfig, fit_observations
+from lnn.train import TrainConfig, fit
+
+console = Console()
+
+
+def setting(system, key, *, noise, n_trajectories, duration, max_energy):
+    """Noisy observations, the exact-acceleration dataset of the same clean states, and held-out truth."""
+    k_obs, k_eval = jax.random.split(key)
+    kw = dict(duration=duration, fps=30.0, jitter=0.5, max_energy=max_energy)
+    obs = observations.simulate(system, k_obs, n_trajectories, noise=noise, **kw)
+    clean = observations.simulate(system, k_obs, n_trajectories, noise=0.0, velocities=True, **kw)
+    exact = data.Dataset(clean.q, clean.qdot, np.asarray(lnn.accelerations(system.lagrangian, clean.q, clean.qdot)),
+                         clean.trajectory, clean.t)
+    return obs, exact
+
+
+def held_out_truth(system, key, *, t_end, max_energy, n=20):
+    q0, v0 = system.sample_states(key, n, max_energy=max_energy)
+    ts = np.arange(int(round(t_end * 20)) + 1) / 20
+    q, v = lnn.rollout(system.lagrangian, q0, v0, ts, method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11)
+    return metrics.Truth(ts, np.asarray(q), np.asarray(v)), metrics.Protocol(n_initial=n, t_end=t_end, fps=20)
+
+
+def train(kind, method, obs, exact, system, key, budget, learning):
+    cfg = TrainConfig(steps=None, time_budget=budget, eval_every=200)
+    t0 = time.perf_counter()
+    if method == "exact":
+        model = build_model(kind, system, exact, jax.random.fold_in(key, 1))
+        model, history = fit(model, exact, key=jax.random.fold_in(key, 2), config=cfg, progress=False)
+    else:
+        cfg_l = LearningConfig(method=method, **learning)
+        model, history = fit_observations(kind, obs, key=key, config=cfg_l, train_config=cfg, progress=False)
+    return model, history[-1]["step"], time.perf_counter() - t0
+
+
+def error_at(ev, t):
+    return float(ev.position_error[int(round(t * 20))])
+
+
+def pendulum_study(args, key):
+    system = lnn.systems.get("pendulum")
+    e_max = 0.7 * system.energy_scale  # swings up to 134°, never over the top
+    obs, exact = setting(system, key, noise=args.pendulum_noise, n_trajectories=16, duration=10.0, max_energy=e_max)
+    truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=10.0, max_energy=e_max)
+    rows, evaluations = {}, {}
+    for method in ("exact", "derivatives", "matching"):
+        model, steps, seconds = train("lnn", method, obs, exact, system, key, args.pendulum_budget,
+                                      {"window": 11, "every": 2, "dt": 0.1})
+        ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
+        evaluations[f"lnn ({method})"] = ev
+        rows[method] = {"error_10s": error_at(ev, 10.0), "error_1s": error_at(ev, 1.0),
+                        "valid_time": ev.metrics["valid_time"], "steps": steps, "seconds": round(seconds, 1)}
+        console.print(f"pendulum lnn ({method}): {rows[method]}")
+    ratio = rows["matching"]["error_10s"] / rows["exact"]["error_10s"]
+    result = {"noise": args.pendulum_noise, "models": rows, "matching_over_exact_10s": ratio,
+              "within_2x": bool(ratio <= 2.0)}
+    figure = plot.position_error(Path(args.out) / "figures" / "pendulum_position_error.png", system, evaluations,
+                                 protocol.threshold)
+    table = Table(title=f"pendulum, positions only with {args.pendulum_noise:.0%} noise, 30 fps jittered; "
+                        f"{args.pendulum_budget:g} s training each")
+    for col in ("LNN learned from", "error at 10 s", "error at 1 s", "valid time", "steps"):
+        table.add_column(col, justify="right")
+    for method, r in rows.items():
+        table.add_row(method if method != "exact" else "exact q̈ (reference)", f"{r['error_10s']:.3g}",
+                      f"{r['error_1s']:.3g}", f"{r['valid_time']:.3g} s", f"{r['steps']:,}")
+    console.print(table)
+    console.print(f"matching / exact at 10 s: {ratio:.2f} ({'within' if ratio <= 2 else 'NOT within'} 2×); "
+                  f"figure {figure}")
+    return result
+
+
+def double_pendulum_study(args, key):
+    system = lnn.systems.get("double_pendulum")
+    e_max = 0.0  # half way up the potential's range (±29.4): large swings, rarely over the top
+    truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=2.0, max_energy=e_max)
+    results = []
+    exact_rows = {}
+    for noise in args.noise_levels:
+        obs, exact = setting(system, key, noise=noise, n_trajectories=16, duration=5.0, max_energy=e_max)
+        for kind in ("lnn", "baseline"):
+            for method in ("exact", "derivatives", "matching"):
+                if method == "exact" and kind in exact_rows:
+                    results.append({**exact_rows[kind], "noise": noise})
+                    continue
+                model, steps, seconds = train(kind, method, obs, exact, system, key, args.double_budget,
+                                              {"window": 7, "every": 1, "dt": 0.034})
+                ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
+                row = {"model": kind, "method": method, "noise": noise, "error_0.5s": error_at(ev, 0.5),
+                       "error_1s": error_at(ev, 1.0), "valid_time": ev.metrics["valid_time"], "steps": steps,
+                       "seconds": round(seconds, 1)}
+                if method == "exact":  # does not see the noise: train once, report on every row
+                    exact_rows[kind] = row
+                results.append(row)
+                console.print(f"double pendulum {kind} ({method}), noise {noise:g}: {row}")
+    table = Table(title=f"double pendulum, positions only, 30 fps jittered; {args.double_budget:g} s training each")
+    for col in ("model", "learned from", "noise", "error at 0.5 s", "error at 1 s", "valid time", "steps"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(r["model"], r["method"], f"{r['noise']:.0%}", f"{r['error_0.5s']:.3g}", f"{r['error_1s']:.3g}",
+                      f"{r['valid_time']:.3g} s", f"{r['steps']:,}")
+    console.print(table)
+    figure = plot.noise_robustness(Path(args.out) / "figures" / "double_pendulum_noise.png", results,
+                                   title="double pendulum learned from noisy positions only")
+    console.print(f"figure {figure}")
+    return results
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="pendulum,double_pendulum", help="comma-separated studies to run")
+    p.add_argument("--pendulum-budget", type=float, default=40.0, help="training seconds per pendulum model")
+    p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
+    p.add_argument("--double-budget", type=float, default=12.0, help="training seconds per double-pendulum model")
+    p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/noise", help="folder for figures and results.json")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    args = p.parse_args()
+    args.noise_levels = [float(x) for x in args.noise_levels.split(",")]
+    key = jax.random.key(args.seed)
+    console.print(f"machine: {machine_description()}")
+    t0 = time.perf_counter()
+    results = {"machine": machine_description()}
+    if "pendulum" in args.only.split(","):
+        results["pendulum"] = pendulum_study(args, key)
+    if "double_pendulum" in args.only.split(","):
+        results["double_pendulum"] = double_pendulum_study(args, jax.random.fold_in(key, 1))
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    io.write_json(Path(args.out) / "results.json", results)
+    console.print(f"total {results['seconds']:.0f} s; wrote {Path(args.out) / 'results.json'}")
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Measured motion: loaders, bad input named by line/column, derivative estimates, trajectory matching."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.signal
+
+import lnn
+from lnn import derivatives, metrics, observations, trajectory_matching
+from lnn.errors import DataError, FileFormatError
+from lnn.train import TrainConfig, fit
+
+SL_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "schmidt-lipson"
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return path
+
+
+# -- loaders -------------------------------------------------------------------------------
+
+
+def test_table_loader_reads_named_columns_in_any_order(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "# two runs of a pendulum\nrun,omega,t,theta\n0,0.5,0.0,0.1\n0,0.4,0.1,0.15\n"
+                                         "\n1,-1.0,0.0,2.0\n1,-1.1,0.2,1.8\n")
+    obs = observations.load_table(path, time="t", coordinates="theta", velocities=["omega"], trajectory="run",
+                                  angles="theta")
+    assert obs.dof == 1 and len(obs) == 4 and obs.angles == (True,) and obs.coordinates == ("theta",)
+    np.testing.assert_array_equal(obs.t, [0.0, 0.1, 0.0, 0.2])
+    np.testing.assert_array_equal(obs.q[:, 0], [0.1, 0.15, 2.0, 1.8])
+    np.testing.assert_array_equal(obs.qdot[:, 0], [0.5, 0.4, -1.0, -1.1])
+    np.testing.assert_array_equal(obs.trajectory, [0, 0, 1, 1])
+    np.testing.assert_array_equal(obs.rows, [3, 4, 6, 7])  # file line numbers (comment, header and blank counted)
+    assert obs.qddot is None
+
+
+def test_npz_loader_matches_the_csv_loader(tmp_path):
+    t = np.linspace(0, 1, 7)
+    np.savez(tmp_path / "m.npz", time=t, x1=np.sin(t), x2=np.cos(t))
+    obs = observations.load_table(tmp_path / "m.npz", time="time", coordinates="x1,x2")
+    np.testing.assert_array_equal(obs.q, np.stack([np.sin(t), np.cos(t)], axis=1))
+    assert obs.metadata["row_kind"] == "index"
+
+
+@pytest.mark.parametrize("name", ["pendulum_h_1.txt", "double_pend_h_1.txt", "real_pend_h_1.txt",
+                                  "real_pend_a_1.txt", "real_double_pend_h_1.txt", "real_linear_h_1.txt",
+                                  "real_double_linear_h_1.txt"])
+def test_schmidt_lipson_files_load_with_their_structure(name):
+    path = SL_DIR / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (Schmidt & Lipson, Science 2009, supplementary material)")
+    obs = observations.load_schmidt_lipson(path)
+    text = [line for line in path.read_text().splitlines() if line.strip()]
+    assert len(obs) == len(text) - 1  # every data line, none dropped
+    assert obs.qdot is not None and obs.qdot.shape == obs.q.shape
+    expected_dof = {"pendulum": 1, "real_pend": 1, "real_linear": 1}.get(name.rsplit("_", 2)[0], 2)
+    assert obs.dof == expected_dof
+    assert all(obs.angles) == ("pend" in name)
+    # Velocities are the time derivative of the coordinates: compare with central differences where sampling is dense.
+    for _, idx in obs.segments():
+        t, q, v = obs.t[idx], obs.q[idx], obs.qdot[idx]
+        dt = t[2:] - t[:-2]
+        dense = dt < 2.5 * np.median(dt)
+        fd = ((q[2:] - q[:-2]) / dt[:, None])[dense]
+        corr = np.corrcoef(fd.ravel(), v[1:-1][dense].ravel())[0, 1]
+        assert corr > 0.9, corr
+
+
+def test_simulated_schmidt_lipson_pendulum_obeys_its_equation_of_motion():
+    path = SL_DIR / "pendulum_h_1.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (Schmidt & Lipson, Science 2009, supplementary material)")
+    obs = observations.load_schmidt_lipson(path)
+    # The file's dv/dt column is θ̈ = −(g/l) sin θ with g/l = 9.8.
+    np.testing.assert_allclose(obs.qddot[:, 0], -9.8 * np.sin(obs.q[:, 0]), atol=1e-6)
+
+
+def test_schmidt_lipson_loader_says_where_to_get_the_data(tmp_path):
+    with pytest.raises(FileFormatError, match="Schmidt & Lipson, Science 2009"):
+        observations.load_schmidt_lipson(tmp_path / "real_pend_h_1.txt")
+
+
+# -- bad measured input, named by line or column ------------------------------------------
+
+
+@pytest.mark.parametrize("text, kwargs, message", [
+    ("t,x\n0,1\n0.1,nan\n0.2,3\n", {}, r"NaN or inf in column 'x' at line 3 of bad.csv"),
+    ("t,x\n0,1\n0.2,2\n0.1,3\n", {}, r"time goes backwards in trajectory 0: t = 0.1 at line 4 of bad.csv after "
+                                     r"t = 0.2 at line 3"),
+    ("t,x\n0,1\n0.1,2\n0.1,3\n", {}, r"time repeats in trajectory 0: t = 0.1 at line 4 of bad.csv after t = 0.1 "
+                                     r"at line 3"),
+    ("t,x\n0,1\n0.1,2,5\n", {}, r"line 3 of bad.csv has 3 field\(s\) but the header \(line 1\) names 2 columns"),
+    ("t,x\n0,1\n0.1,abc\n", {}, r"line 3 of bad.csv, column 'x': 'abc' is not a number"),
+    ("t,x\n0,1\n", {"coordinates": "x,y"}, r"column\(s\) 'y' not in bad.csv; its columns are t, x"),
+    ("t,x,v,w\n0,1,2,3\n", {"velocities": "v,w"}, r"1 coordinate column\(s\) \(x\) but 2 velocity column\(s\)"),
+    ("t,x\n0,1\n", {"angles": "phi"}, r"angle column\(s\) phi are not among the coordinates"),
+])
+def test_bad_table_input_names_the_row_or_column(tmp_path, text, kwargs, message):
+    path = write_csv(tmp_path / "bad.csv", text)
+    args = {"time": "t", "coordinates": "x", **kwargs}
+    with pytest.raises(DataError, match=message):
+        observations.load_table(path, **args)
+
+
+def test_a_trajectory_too_short_for_the_window_is_named_with_its_lines(tmp_path):
+    rows = "".join(f"0,{0.1 * i},{np.sin(0.1 * i)}\n" for i in range(20)) + "1,0,0\n1,0.1,0.1\n1,0.2,0.2\n"
+    obs = observations.load_table(write_csv(tmp_path / "m.csv", "run,t,x\n" + rows), time="t", coordinates="x",
+                                  trajectory="run")
+    with pytest.raises(DataError, match=r"trajectory 1 \(line 22 of m.csv to line 24 of m.csv\) has 3 sample"):
+        derivatives.estimate(obs, method="savgol", window=7, order=3)
+    with pytest.raises(DataError, match=r"trajectory 1 .* has 3 sample\(s\) but a trajectory-matching window"):
+        trajectory_matching.windows(obs, length=4, initial=derivatives.estimate(obs, method="savgol", window=3,
+                                                                                order=2))
+
+
+def test_bad_rows_in_schmidt_lipson_files_are_named(tmp_path):
+    good = "% o v\n0 0.0 0.1 0.2\n0 0.1 0.12 0.21\n"
+    for extra, message in [("0 0.2 nan 0.3\n", r"NaN or inf in column 'o' at line 4"),
+                           ("0 0.2 0.3\n", r"line 4 of sl.txt has 3 columns; expected 4"),
+                           ("0 0.05 0.3 0.1\n", r"time goes backwards .* line 4 of sl.txt")]:
+        with pytest.raises(DataError, match=message):
+            observations.load_schmidt_lipson(write_csv(tmp_path / "sl.txt", good + extra))
+
+
+# -- derivative estimation -----------------------------------------------------------------
+
+
+def test_savgol_on_even_stamps_is_scipys_filter():
+    t = np.arange(40) * 0.05
+    y = np.random.default_rng(0).normal(size=(40, 2))
+    est = derivatives.local_polynomial(t, y, 9, 3)
+    for d in range(3):
+        ref = scipy.signal.savgol_filter(y, 9, 3, deriv=d, delta=0.05, axis=0, mode="interp")
+        np.testing.assert_allclose(est[d], ref, atol=1e-10)
+
+
+def test_savgol_is_exact_for_polynomials_on_uneven_stamps():
+    t = np.sort(np.random.default_rng(1).uniform(0, 2, 30))
+    y = (1 - 2 * t + 0.5 * t**2 + 0.3 * t**3)[:, None]
+    est = derivatives.local_polynomial(t, y, 7, 3)
+    np.testing.assert_allclose(est[1, :, 0], -2 + t + 0.9 * t**2, atol=1e-9)
+    np.testing.assert_allclose(est[2, :, 0], 1 + 1.8 * t, atol=1e-8)
+
+
+@pytest.mark.parametrize("method, tol", [("spline", (0.01, 0.04, 0.3)), ("savgol", (0.01, 0.06, 0.6))])
+def test_derivatives_of_a_noisy_irregularly_sampled_sine(method, tol):
+    rng = np.random.default_rng(2)
+    t = np.cumsum(rng.uniform(0.02, 0.06, 400))  # uneven stamps, 10-30 ms apart … 60 ms
+    q = np.sin(t) + 0.005 * rng.normal(size=t.size)  # 0.5 % of the amplitude
+    obs = observations.Observations(t=t, q=q[:, None], trajectory=np.zeros(t.size))
+    est = derivatives.estimate(obs, method=method, window=31, order=4)
+    inner = slice(20, -20)  # the ends of any smoother are worse; the middle is what is claimed
+    for got, want, bound in zip((est.q, est.qdot, est.qddot), (np.sin(t), np.cos(t), -np.sin(t)), tol):
+        assert np.sqrt(np.mean((got[inner, 0] - want[inner]) ** 2)) < bound
+
+
+def test_angles_are_unwrapped_before_smoothing():
+    t = np.linspace(0, 2, 81)
+    theta = 3.0 * t  # a rotor: recorded wrapped to (−π, π]
+    obs = observations.Observations(t=t, q=np.angle(np.exp(1j * theta))[:, None], trajectory=np.zeros(81),
+                                    angles=(True,))
+    est = derivatives.estimate(obs, method="savgol", window=7, order=3)
+    np.testing.assert_allclose(est.qdot[:, 0], 3.0, atol=1e-8)
+
+
+# -- trajectory matching -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pendulum_windows():
+    system = lnn.systems.get("pendulum")
+    obs = observations.simulate(system, jax.random.key(3), 4, duration=2.0, fps=20, noise=0.0, jitter=0.5,
+                                max_energy=0.6 * system.energy_scale)
+    return system, obs, trajectory_matching.windows(obs, length=5, every=1, stride=3)
+
+
+def test_true_dynamics_match_noise_free_windows(pendulum_windows):
+    system, _, w = pendulum_windows
+    obj = trajectory_matching.TrajectoryObjective.for_windows(w, dt=0.01)
+    samples, _, constants = obj.prepare(w, w, jnp.float64)
+    loss = jax.jit(lambda g: obj.loss(lambda q, v: -g * jnp.sin(q), samples, constants))
+    assert float(loss(9.8)) < 2e-3  # only the initial-state estimate's error
+    assert float(loss(12.0)) > 3 * float(loss(9.8))
+
+
+def test_matching_loss_gradient_matches_finite_differences(pendulum_windows):
+    system, obs, w = pendulum_windows
+    model = lnn.LagrangianNN(1, key=jax.random.key(4), width=8, depth=1, angles=(True,), qdot_scale=3.0)
+    obj = trajectory_matching.TrajectoryObjective.for_windows(w, dt=0.05, kind="l2")
+    samples, _, constants = obj.prepare(w, w, jnp.float64)
+    samples = tuple(a[:6] for a in samples)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    loss = jax.jit(lambda p: obj.loss(eqx.combine(p, static), samples, constants))
+    grad = jax.grad(loss)(params)
+    direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(5).normal(size=a.shape)), params)
+    h = 1e-5
+    shifted = lambda s: jax.tree.map(lambda p, d: p + s * h * d, params, direction)  # noqa: E731
+    fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * h)
+    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction)))
+    np.testing.assert_allclose(float(analytic), float(fd), rtol=1e-6)
+
+
+def test_a_short_matching_run_reduces_the_error(pendulum_windows):
+    system, obs, w = pendulum_windows
+    model = lnn.LagrangianNN(1, key=jax.random.key(6), width=16, depth=1, angles=(True,), qdot_scale=3.0)
+    obj = trajectory_matching.TrajectoryObjective.for_windows(w, dt=0.05)
+    val = w.subset(w.trajectory == 3)
+    before = float(eqx.filter_jit(obj.loss)(model, *obj.prepare(val, val, jnp.float64)[1:]))
+    trained, history = fit(model, w.subset(w.trajectory != 3), key=jax.random.key(7), val_dataset=val,
+                           config=TrainConfig(steps=100, batch_size=32, warmup_steps=10, eval_every=100, chunk=50),
+                           objective=obj, progress=False)
+    assert history[-1]["val_loss"] < 0.5 * before
+    # And the prediction error on the measured motion falls with it.
+    err = lambda m: metrics.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]  # noqa: E731
+    assert err(trained) < 0.5 * err(model)
+
+
+def test_free_initial_states_train_with_the_model_and_are_left_out_of_the_result(pendulum_windows):
+    system, obs, w = pendulum_windows
+    model = lnn.LagrangianNN(1, key=jax.random.key(8), width=8, depth=1, angles=(True,), qdot_scale=3.0)
+    train, val = w.subset(w.trajectory != 3), w.subset(w.trajectory == 3)
+    obj = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=0.05)
+    start = trajectory_matching.FreeInitialStates.start(model, train)
+    samples, _, constants = obj.prepare(train, val, jnp.float64)
+    # Started at the estimates, the free states give exactly the estimated-state loss.
+    loss = eqx.filter_jit(obj.loss)
+    np.testing.assert_allclose(float(loss(start, samples, constants)), float(loss(model, samples, constants)),
+                               rtol=1e-12)
+    trained, _ = fit(start, train, key=jax.random.key(9), val_dataset=val, objective=obj, progress=False,
+                     config=TrainConfig(steps=50, batch_size=16, warmup_steps=5, eval_every=50, chunk=50))
+    assert isinstance(trained, lnn.LagrangianNN)
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendulum_windows):
+    from typer.testing import CliRunner
+
+    from lnn.cli import app
+
+    _, obs, _ = pendulum_windows
+    lines = ["run,time,theta"] + [f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0])]
+    csv_path = write_csv(tmp_path / "pend.csv", "\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    cols = ["--time", "time", "--coords", "theta", "--angles", "theta", "--trajectory", "run"]
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--data", str(csv_path), *cols, "--method", "derivatives", "--steps", "60",
+                                 "--width", "8", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / "model.eqx").is_file() and (run / "metrics.csv").is_file()
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "0.5,1", "--json"])
+    assert result.exit_code == 0, result.output
+    metrics_ = json.loads(result.output.strip().splitlines()[-1])
+    assert set(metrics_["rollout_error"]) == {"0.5", "1"} and metrics_["rollout_error"]["1"] > 0
+    assert 0 < metrics_["valid_time"] <= 1.0 and metrics_["samples"] == len(obs)
+
+
+def test_cli_names_a_missing_column_in_one_line(tmp_path):
+    csv_path = write_csv(tmp_path / "m.csv", "t,x\n0,1\n0.1,2\n")
+    result = subprocess.run([sys.executable, "-c", "from lnn.cli import main; main()", "train", "--data",
+                             str(csv_path), "--time", "t", "--coords", "x,y", "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "column(s) 'y' not in m.csv" in result.stderr and "Traceback" not in result.stderr
