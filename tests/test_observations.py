@@ -102,6 +102,7 @@ def test_schmidt_lipson_loader_says_where_to_get_the_data(tmp_path):
     ("t,x\n0,1\n", {"coordinates": "x,y"}, r"column\(s\) 'y' not in bad.csv; its columns are t, x"),
     ("t,x,v,w\n0,1,2,3\n", {"velocities": "v,w"}, r"1 coordinate column\(s\) \(x\) but 2 velocity column\(s\)"),
     ("t,x\n0,1\n", {"angles": "phi"}, r"angle column\(s\) phi are not among the coordinates"),
+    ("run,t,x\n0,0,1\n0.5,0.1,2\n", {"trajectory": "run"}, r"trajectory column 'run' holds 0.5 at line 3"),
 ])
 def test_bad_table_input_names_the_row_or_column(tmp_path, text, kwargs, message):
     path = write_csv(tmp_path / "bad.csv", text)
@@ -189,6 +190,17 @@ def test_true_dynamics_match_noise_free_windows(pendulum_windows):
     loss = jax.jit(lambda g: obj.loss(lambda q, v: -g * jnp.sin(q), samples, constants))
     assert float(loss(9.8)) < 2e-3  # only the initial-state estimate's error
     assert float(loss(12.0)) > 3 * float(loss(9.8))
+
+
+def test_observed_rollout_error_is_small_for_the_true_system_only(pendulum_windows):
+    system, obs, _ = pendulum_windows
+    truth = metrics.observed_rollout_error(system.lagrangian, obs, horizons=(0.5, 1.0))
+    wrong = metrics.observed_rollout_error(system.with_parameters(g=11.0).lagrangian, obs, horizons=(0.5, 1.0))
+    assert truth["rollout_error"]["1"] < 1e-2  # the smoothed initial state's error only (no noise here)
+    assert wrong["rollout_error"]["1"] > 5 * truth["rollout_error"]["1"]
+    assert truth["valid_time"] == pytest.approx(1.0, abs=0.05) and wrong["valid_time"] <= truth["valid_time"]
+    with pytest.raises(DataError, match="shorter than every horizon"):
+        metrics.observed_rollout_error(system.lagrangian, obs, horizons=(60.0,))
 
 
 def test_matching_loss_gradient_matches_finite_differences(pendulum_windows):

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lnn import mechanics
+from lnn.errors import DataError
 from lnn.integrate import rollout
 from lnn.systems import System
 
@@ -183,8 +184,6 @@ def observed_rollout_error(model, obs, *, horizons=(0.5, 1.0, 2.0, 5.0), thresho
     longest = min(float(obs.t[idx[-1]] - obs.t[idx[0]]) for _, idx in segments)
     horizons = [float(h) for h in horizons if h <= longest]
     if not horizons:
-        from lnn.errors import DataError
-
         raise DataError(f"the shortest trajectory lasts {longest:g} s, shorter than every horizon; give shorter "
                         "horizons or longer recordings.")
     h_max = max(horizons)

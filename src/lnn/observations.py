@@ -245,18 +245,12 @@ def load_table(
         columns, rows, row_kind = _read_csv(path, wanted)
     stack = lambda cols: np.stack([columns[c] for c in cols], axis=1) if cols else None  # noqa: E731
     traj = columns[trajectory] if trajectory else np.zeros(len(rows))
-    if trajectory:
-        not_int = np.flatnonzero(np.isfinite(traj) & (traj != np.round(traj)))
-        if not_int.size:
-            raise DataError(f"trajectory column {trajectory!r} holds {traj[not_int[0]]:g} at {row_kind} "
-                            f"{rows[not_int[0]]} of {path.name}; trajectory ids must be whole numbers.")
-        traj = np.where(np.isfinite(traj), traj, -1)  # a NaN id is reported below via its own column check
+    bad = np.flatnonzero(~np.isfinite(traj) | (traj != np.round(traj)))
+    if bad.size:
+        raise DataError(f"trajectory column {trajectory!r} holds {traj[bad[0]]:g} at {row_kind} {rows[bad[0]]} of "
+                        f"{path.name}; trajectory ids must be whole numbers (repair that row).")
     names = {"t": [time], "q": coords, "qdot": vels, "qddot": accs}
     meta = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
-    if trajectory and not np.all(np.isfinite(columns[trajectory])):
-        i = int(np.argmax(~np.isfinite(columns[trajectory])))
-        raise DataError(f"NaN or inf in column {trajectory!r} at {row_kind} {rows[i]} of {path.name}; "
-                        "remove or repair this row (lnn does not drop data silently).")
     return Observations(t=columns[time], q=stack(coords), trajectory=traj.astype(np.int64), qdot=stack(vels),
                         qddot=stack(accs), coordinates=tuple(coords),
                         angles=tuple(c in angle_names for c in coords), rows=rows, metadata=meta)
