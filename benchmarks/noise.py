@@ -15,13 +15,16 @@ that learn from observations:
 2. Double pendulum, noise 0, 1 %, 5 %: LNN and baseline by each method; rollout error
    at 0.5 s and 1 s (it is chaotic) and valid-prediction time.
 
-Every model trains for the same wall-clock budget (compile included), so the numbers
-depend on the machine and its load; the steps each model got are printed. Errors are
+Models train for a fixed number of steps (so the numbers do not depend on the machine's
+load, which on a shared machine would starve the slower-per-step method): the
+acceleration-loss models (exact, derivatives) for --*-steps' first number, trajectory
+matching (about 40× more work per step: a short RK4 rollout per window) for the second,
+with batches of 64 windows. The seconds each took are printed too. Errors are
 e(t) = RMS over coordinates of (q̂ − q)/σ (lnn.metrics.position_error), from 20 held-out
 initial states drawn like the training motions, mean over them.
 
-    python benchmarks/noise.py                          # both studies, about 8 minutes on 2 cores
-    python benchmarks/noise.py --only pendulum --pendulum-budget 60
+    python benchmarks/noise.py                          # both studies, about 10 minutes on 2 idle cores
+    python benchmarks/noise.py --only pendulum --pendulum-steps 5000,2000
     python benchmarks/noise.py --json --out runs/noise  # figures go to --out/figures
 """
 
@@ -64,8 +67,9 @@ def held_out_truth(system, key, *, t_end, max_energy, n=20):
     return metrics.Truth(ts, np.asarray(q), np.asarray(v)), metrics.Protocol(n_initial=n, t_end=t_end, fps=20)
 
 
-def train(kind, method, obs, exact, system, key, budget, learning):
-    cfg = TrainConfig(steps=None, time_budget=budget, eval_every=200)
+def train(kind, method, obs, exact, system, key, steps, learning):
+    n = steps[1] if method == "matching" else steps[0]
+    cfg = TrainConfig(steps=n, eval_every=max(n // 10, 50), batch_size=64 if method == "matching" else 256)
     t0 = time.perf_counter()
     if method == "exact":
         model = build_model(kind, system, exact, jax.random.fold_in(key, 1))
@@ -87,7 +91,7 @@ def pendulum_study(args, key):
     truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=10.0, max_energy=e_max)
     rows, evaluations = {}, {}
     for method in ("exact", "derivatives", "matching"):
-        model, steps, seconds = train("lnn", method, obs, exact, system, key, args.pendulum_budget,
+        model, steps, seconds = train("lnn", method, obs, exact, system, key, args.pendulum_steps,
                                       {"window": 11, "every": 2, "dt": 0.1})
         ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
         evaluations[f"lnn ({method})"] = ev
@@ -100,12 +104,12 @@ def pendulum_study(args, key):
     figure = plot.position_error(Path(args.out) / "figures" / "pendulum_position_error.png", system, evaluations,
                                  protocol.threshold)
     table = Table(title=f"pendulum, positions only with {args.pendulum_noise:.0%} noise, 30 fps jittered; "
-                        f"{args.pendulum_budget:g} s training each")
-    for col in ("LNN learned from", "error at 10 s", "error at 1 s", "valid time", "steps"):
+                        f"{args.pendulum_steps[0]:,} steps (acceleration loss) / {args.pendulum_steps[1]:,} (matching)")
+    for col in ("LNN learned from", "error at 10 s", "error at 1 s", "valid time", "steps", "seconds"):
         table.add_column(col, justify="right")
     for method, r in rows.items():
         table.add_row(method if method != "exact" else "exact q̈ (reference)", f"{r['error_10s']:.3g}",
-                      f"{r['error_1s']:.3g}", f"{r['valid_time']:.3g} s", f"{r['steps']:,}")
+                      f"{r['error_1s']:.3g}", f"{r['valid_time']:.3g} s", f"{r['steps']:,}", f"{r['seconds']:.0f}")
     console.print(table)
     console.print(f"matching / exact at 10 s: {ratio:.2f} ({'within' if ratio <= 2 else 'NOT within'} 2×); "
                   f"figure {figure}")
@@ -125,7 +129,7 @@ def double_pendulum_study(args, key):
                 if method == "exact" and kind in exact_rows:
                     results.append({**exact_rows[kind], "noise": noise})
                     continue
-                model, steps, seconds = train(kind, method, obs, exact, system, key, args.double_budget,
+                model, steps, seconds = train(kind, method, obs, exact, system, key, args.double_steps,
                                               {"window": 7, "every": 1, "dt": 0.034})
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
                 row = {"model": kind, "method": method, "noise": noise, "error_0.5s": error_at(ev, 0.5),
@@ -135,12 +139,14 @@ def double_pendulum_study(args, key):
                     exact_rows[kind] = row
                 results.append(row)
                 console.print(f"double pendulum {kind} ({method}), noise {noise:g}: {row}")
-    table = Table(title=f"double pendulum, positions only, 30 fps jittered; {args.double_budget:g} s training each")
-    for col in ("model", "learned from", "noise", "error at 0.5 s", "error at 1 s", "valid time", "steps"):
+    table = Table(title=f"double pendulum, positions only, 30 fps jittered; {args.double_steps[0]:,} steps "
+                        f"(acceleration loss) / {args.double_steps[1]:,} (matching)")
+    for col in ("model", "learned from", "noise", "error at 0.5 s", "error at 1 s", "valid time", "steps",
+                "seconds"):
         table.add_column(col, justify="right")
     for r in results:
         table.add_row(r["model"], r["method"], f"{r['noise']:.0%}", f"{r['error_0.5s']:.3g}", f"{r['error_1s']:.3g}",
-                      f"{r['valid_time']:.3g} s", f"{r['steps']:,}")
+                      f"{r['valid_time']:.3g} s", f"{r['steps']:,}", f"{r['seconds']:.0f}")
     console.print(table)
     figure = plot.noise_robustness(Path(args.out) / "figures" / "double_pendulum_noise.png", results,
                                    title="double pendulum learned from noisy positions only")
@@ -151,15 +157,17 @@ def double_pendulum_study(args, key):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="pendulum,double_pendulum", help="comma-separated studies to run")
-    p.add_argument("--pendulum-budget", type=float, default=40.0, help="training seconds per pendulum model")
+    p.add_argument("--pendulum-steps", default="5000,2000", help="pendulum training steps: acceleration loss, matching")
     p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
-    p.add_argument("--double-budget", type=float, default=12.0, help="training seconds per double-pendulum model")
+    p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/noise", help="folder for figures and results.json")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = p.parse_args()
     args.noise_levels = [float(x) for x in args.noise_levels.split(",")]
+    args.pendulum_steps, args.double_steps = ([int(x) for x in a.split(",")] for a in (args.pendulum_steps,
+                                                                                        args.double_steps))
     key = jax.random.key(args.seed)
     console.print(f"machine: {machine_description()}")
     t0 = time.perf_counter()

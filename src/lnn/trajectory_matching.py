@@ -14,17 +14,22 @@ the weights) and each window restarts from data, so errors do not compound.
 **Initial states.** Each window starts from a state at its first sample. Two
 choices (``initial=``):
 
-* ``"estimated"`` — the smoothed position and estimated velocity there
-  (:mod:`lnn.derivatives`, smoothing spline by default). Cheap and the same at
-  training and at prediction time, but the estimate's error (noise, and the
-  smoother's bias that flattens peaks) enters every window, and the model
-  partly learns to compensate it.
-* ``"free"`` (default) — true multiple shooting: every training window's
-  initial state is a free parameter, started at the estimate and optimised
-  together with the model (:class:`FreeInitialStates`), so the model is
-  judged only on how well it *continues* a state that fits the data. Windows
-  then do not overlap (consecutive ones share only their end sample), so each state is drawn
-  often; validation windows start from estimates.
+* ``"estimated"`` (the default of :class:`lnn.learning.LearningConfig`) —
+  the smoothed position and estimated velocity there (:mod:`lnn.derivatives`,
+  smoothing spline by default). The same initial states are available at
+  prediction time, and windows can start at every sample, so every sample
+  serves as a start. The estimate's error (noise, and the smoother's bias that
+  flattens peaks) enters every window, and the model partly learns to
+  compensate it: this is what limits the method as noise grows.
+* ``"free"`` — true multiple shooting: every training window's initial state
+  is a free parameter, started at the estimate and optimised together with the
+  model (:class:`FreeInitialStates`), so the model is judged only on how well
+  it *continues* a state that fits the data. Windows then do not overlap
+  (consecutive ones share only their end sample), so each state is drawn
+  often; validation windows start from estimates. With short windows the free
+  states can absorb part of a wrong model's error, and measured on the noisy
+  pendulum it did worse than estimated states (see ``benchmarks/noise.py``
+  and the README).
 
 Windows may use uneven time stamps: each window is integrated on its own
 stamps, every interval split into the same number of RK4 substeps.
