@@ -220,35 +220,25 @@ def test_matching_loss_gradient_matches_finite_differences(pendulum_windows):
     np.testing.assert_allclose(float(analytic), float(fd), rtol=1e-6)
 
 
-def test_a_short_matching_run_reduces_the_error(pendulum_windows):
+def test_a_short_matching_run_with_free_initial_states_reduces_the_error(pendulum_windows):
     system, obs, w = pendulum_windows
     model = lnn.LagrangianNN(1, key=jax.random.key(6), width=16, depth=1, angles=(True,), qdot_scale=3.0)
-    obj = trajectory_matching.TrajectoryObjective.for_windows(w, dt=0.05)
-    val = w.subset(w.trajectory == 3)
-    before = float(eqx.filter_jit(obj.loss)(model, *obj.prepare(val, val, jnp.float64)[1:]))
-    trained, history = fit(model, w.subset(w.trajectory != 3), key=jax.random.key(7), val_dataset=val,
-                           config=TrainConfig(steps=100, batch_size=32, warmup_steps=10, eval_every=100, chunk=50),
-                           objective=obj, progress=False)
+    train, val = w.subset(w.trajectory != 3), w.subset(w.trajectory == 3)
+    obj = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=0.05)
+    start = trajectory_matching.FreeInitialStates.start(model, train)
+    loss = eqx.filter_jit(obj.loss)
+    samples, val_samples, constants = obj.prepare(train, val, jnp.float64)
+    # Started at the estimates, the free states give exactly the estimated-state loss.
+    np.testing.assert_allclose(float(loss(start, samples, constants)), float(loss(model, samples, constants)),
+                               rtol=1e-12)
+    before = float(loss(model, val_samples, constants))
+    trained, history = fit(start, train, key=jax.random.key(7), val_dataset=val, objective=obj, progress=False,
+                           config=TrainConfig(steps=100, batch_size=32, warmup_steps=10, eval_every=100, chunk=50))
+    assert isinstance(trained, lnn.LagrangianNN)  # the free states are left out of the result
     assert history[-1]["val_loss"] < 0.5 * before
     # And the prediction error on the measured motion falls with it.
     err = lambda m: metrics.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]  # noqa: E731
     assert err(trained) < 0.5 * err(model)
-
-
-def test_free_initial_states_train_with_the_model_and_are_left_out_of_the_result(pendulum_windows):
-    system, obs, w = pendulum_windows
-    model = lnn.LagrangianNN(1, key=jax.random.key(8), width=8, depth=1, angles=(True,), qdot_scale=3.0)
-    train, val = w.subset(w.trajectory != 3), w.subset(w.trajectory == 3)
-    obj = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=0.05)
-    start = trajectory_matching.FreeInitialStates.start(model, train)
-    samples, _, constants = obj.prepare(train, val, jnp.float64)
-    # Started at the estimates, the free states give exactly the estimated-state loss.
-    loss = eqx.filter_jit(obj.loss)
-    np.testing.assert_allclose(float(loss(start, samples, constants)), float(loss(model, samples, constants)),
-                               rtol=1e-12)
-    trained, _ = fit(start, train, key=jax.random.key(9), val_dataset=val, objective=obj, progress=False,
-                     config=TrainConfig(steps=50, batch_size=16, warmup_steps=5, eval_every=50, chunk=50))
-    assert isinstance(trained, lnn.LagrangianNN)
 
 
 # -- command line --------------------------------------------------------------------------
