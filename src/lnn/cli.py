@@ -80,7 +80,8 @@ def train(
                                          "else double_pendulum)"),
     data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate` "
                                              "(default: generate --n-train random states)"),
-    model: str = typer.Option("lnn", help="'lnn' or 'baseline'"),
+    model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)) "
+                              "or 'baseline' (black box)"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
     steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
                                         "the schedule to --budget)"),
@@ -92,6 +93,10 @@ def train(
     dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(3e-3, help="peak learning rate"),
+    solver: str = typer.Option("auto", help="lnn model's q̈ solve: 'dense', 'cg' (matrix-free, many "
+                               "coordinates) or 'auto'"),
+    devices: int = typer.Option(1, help="data-parallel training over this many devices (batch split, "
+                                "parameters replicated); on a CPU see XLA_FLAGS in the README"),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
 ) -> None:
@@ -108,11 +113,12 @@ def train(
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
     if ds is None:
         ds = data.random_states(s, k_data, n_train)
-    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype)
+    options = {"solver": solver} if model == "lnn" else {}
+    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype, **options)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr)
+                      learning_rate=lr, devices=devices)
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
                                         "data": str(data_file) if data_file else f"random_states:{n_train}",
                                         "train": cfg.__dict__, "model_config": m.config()})
