@@ -23,6 +23,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 SEED = typer.Option(0, help="PRNG seed; the same seed gives the same numbers.")
+OBS_TIME = typer.Option(None, "--time", help="measured data: the time column")
+OBS_COORDS = typer.Option(None, "--coords", help="measured data: coordinate columns, e.g. x1,x2")
+OBS_VELOCITIES = typer.Option(None, "--velocities", help="measured data: velocity columns, one per coordinate")
+OBS_ANGLES = typer.Option(None, "--angles", help="measured data: which coordinate columns are angles")
+OBS_TRAJECTORY = typer.Option(None, "--trajectory", help="measured data: column of trajectory (run) ids")
 
 
 def _log(msg: str) -> None:
@@ -78,8 +83,17 @@ def generate(
 def train(
     system: Optional[str] = typer.Option(None, help="system the data comes from (default: the dataset's, "
                                          "else double_pendulum)"),
-    data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate` "
-                                             "(default: generate --n-train random states)"),
+    data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate`, measured "
+                                             "positions (.csv/.npz with --time and --coords), or a Schmidt & "
+                                             "Lipson .txt file (default: generate --n-train random states)"),
+    time_col: Optional[str] = OBS_TIME,
+    coords: Optional[str] = OBS_COORDS,
+    velocities: Optional[str] = OBS_VELOCITIES,
+    angles: Optional[str] = OBS_ANGLES,
+    trajectory: Optional[str] = OBS_TRAJECTORY,
+    method: str = typer.Option("matching", help="how to learn from measured positions: 'matching' (trajectory "
+                               "matching over short windows) or 'derivatives' (smoothed q̇, q̈, then the "
+                               "acceleration loss)"),
     model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)) "
                               "or 'baseline' (black box)"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
@@ -109,6 +123,12 @@ def train(
     from lnn.train import TrainConfig, fit
 
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
+    spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
+    if spec is not None:
+        _train_observed(data_file, spec, method=method, model=model, steps=steps, budget=budget, width=width,
+                        depth=depth, init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out,
+                        devices=devices)
+        return
     ds = data.load(data_file) if data_file else None
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
     if ds is None:
@@ -133,6 +153,17 @@ def train(
 def evaluate(
     run: Path = typer.Argument(..., help="a run folder from `lnn train` (or a model.eqx file)"),
     system: Optional[str] = typer.Option(None, help="system to evaluate on (default: the run's)"),
+    data_file: Optional[Path] = typer.Option(None, "--data", help="measured positions to predict (.csv/.npz "
+                                             "with --time and --coords, or a Schmidt & Lipson .txt); default "
+                                             "column names: the run's"),
+    time_col: Optional[str] = OBS_TIME,
+    coords: Optional[str] = OBS_COORDS,
+    velocities: Optional[str] = OBS_VELOCITIES,
+    angles: Optional[str] = OBS_ANGLES,
+    trajectory: Optional[str] = OBS_TRAJECTORY,
+    horizons: str = typer.Option("0.5,1,2,5", help="with --data: lead times (s) at which to report the error"),
+    tail: Optional[float] = typer.Option(None, help="with --data: evaluate on the last TAIL fraction of each "
+                                         "trajectory only (the part training did not see)"),
     n_initial: int = typer.Option(40, help="initial conditions near rest"),
     t_end: float = typer.Option(100.0, help="rollout length (s)"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object"),
@@ -147,6 +178,19 @@ def evaluate(
 
     path = run / "model.eqx" if run.is_dir() else run
     model, meta = io.load_model(path)
+    if data_file is not None:
+        spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory,
+                                 default=meta.get("observations"))
+        folder = out or (run if run.is_dir() else run.parent)
+        result = _evaluate_observed(model, data_file, spec, horizons, tail, folder)
+        if as_json:
+            print(json.dumps(result))
+        else:
+            console.print_json(json.dumps(result))
+        return
+    if "observations" in meta and system is None:
+        raise ValueError(f"{path} was trained on measured data ({meta.get('data')}); evaluate it on measured "
+                         "positions with --data FILE (or name a built-in --system).")
     s = registry.get(system or meta.get("system", "double_pendulum"))
     protocol = metrics.Protocol(n_initial=n_initial, t_end=t_end)
     ev = metrics.evaluate(model, s, key=jax.random.key(seed), protocol=protocol)
@@ -159,6 +203,82 @@ def evaluate(
         print(json.dumps(ev.metrics))
     else:
         _metrics_table({name: ev.metrics}, f"{s.name}: {n_initial} initial conditions, t = {t_end:g} s")
+
+
+def _observation_spec(path, time_col, coords, velocities, angles, trajectory, default=None) -> dict | None:
+    """Which loader and columns read ``path`` as measured motion; ``None`` for an lnn dataset (.npz)."""
+    if path is None:
+        return None
+    if coords or time_col:
+        if not (coords and time_col):
+            raise ValueError("name both the time column (--time) and the coordinate columns (--coords).")
+        return {"loader": "table", "time": time_col, "coordinates": coords, "velocities": velocities,
+                "angles": angles, "trajectory": trajectory}
+    if path.suffix.lower() == ".txt" or (path.is_file() and path.read_bytes()[:200].lstrip().startswith(b"%")):
+        return {"loader": "schmidt_lipson"}
+    if default and default.get("loader") == "table":
+        return default
+    if path.suffix.lower() == ".csv":
+        raise ValueError(f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
+                         "--velocities, --angles, --trajectory).")
+    return None
+
+
+def _load_observations(path, spec):
+    from lnn import observations
+
+    if spec["loader"] == "schmidt_lipson":
+        return observations.load_schmidt_lipson(path)
+    return observations.load_table(path, time=spec["time"], coordinates=spec["coordinates"],
+                                   velocities=spec.get("velocities"), angles=spec.get("angles"),
+                                   trajectory=spec.get("trajectory"))
+
+
+def _train_observed(data_file, spec, *, method, model, steps, budget, width, depth, init, dtype, batch_size, lr,
+                    seed, out, devices=1) -> None:
+    import jax
+
+    from lnn import io, plot
+    from lnn.learning import LearningConfig, fit_observations
+    from lnn.train import TrainConfig
+
+    obs = _load_observations(data_file, spec)
+    console.print(f"{data_file}: {obs.summary()}")
+    if budget is None:
+        budget = 0.0 if steps is not None else 150.0
+    cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
+                      learning_rate=lr, devices=devices)
+    learning = LearningConfig(method=method)
+    io.write_json(out / "config.json", {"data": str(data_file), "observations": spec, "model": model, "seed": seed,
+                                        "learning": learning.__dict__, "train": cfg.__dict__})
+    trained, history = fit_observations(model, obs, key=jax.random.key(seed), config=learning, train_config=cfg,
+                                        width=width, depth=depth, dtype=dtype, init=init, out=out,
+                                        label=f"{model} ({method})")
+    io.save_model(out / "model.eqx", trained, seed=seed, observations=spec, method=method,
+                  coordinates=list(obs.coordinates), angles=list(obs.angles), data=str(data_file))
+    plot.loss_curves(out / "figures" / "loss.png", {model: history})
+    console.print(f"trained {model} by {method} for {history[-1]['step']:,} steps; best validation loss "
+                  f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+
+
+def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> dict:
+    from lnn import io, metrics
+
+    if spec is None:
+        raise ValueError(f"{data_file} is not measured motion; pass --time and --coords (or a Schmidt & Lipson "
+                         ".txt file).")
+    obs = _load_observations(data_file, spec)
+    if tail is not None:
+        obs = obs.split_in_time(1 - tail)[1]
+    if obs.dof != model.dof:
+        raise ValueError(f"{data_file} has {obs.dof} coordinate(s) but the model was trained on {model.dof}.")
+    try:
+        hs = [float(h) for h in horizons.split(",") if h.strip()]
+    except ValueError:
+        raise ValueError(f"--horizons must be comma-separated seconds, e.g. 0.5,1,2; got {horizons!r}.") from None
+    result = {"data": str(data_file), "samples": len(obs), **metrics.observed_rollout_error(model, obs, horizons=hs)}
+    io.write_json(folder / "evaluation.json", result)
+    return result
 
 
 @app.command()

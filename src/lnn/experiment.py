@@ -83,6 +83,9 @@ def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, ke
                 **options):
     """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``.
 
+    ``system`` needs only ``dof`` and ``angles``: a System, or measured
+    :class:`~lnn.observations.Observations`.
+
     ``options`` go to the model's constructor (e.g. ``angle_encoding="wrap"``).
     """
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))

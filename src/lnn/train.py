@@ -94,6 +94,31 @@ def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
 
 
+@dataclasses.dataclass(frozen=True)
+class AccelerationObjective:
+    """The default objective of :func:`fit`: :func:`acceleration_loss` on states with known q̈.
+
+    An objective tells :func:`fit` what one training sample is and how a batch
+    of them is scored, so that other ways of learning (e.g.
+    :class:`lnn.trajectory_matching.TrajectoryObjective`) reuse the same
+    optimiser, schedule, validation, checkpoints and progress:
+
+    * ``prepare(train, val, dtype) -> (train_samples, val_samples, constants)``:
+      tuples of arrays whose leading axis indexes samples (minibatches pick
+      along it), and arrays shared by every batch (e.g. normalising scales);
+    * ``loss(model, samples, constants) -> scalar``.
+    """
+
+    kind: str = "l1"
+
+    def prepare(self, train: Dataset, val: Dataset, dtype):
+        scale = jnp.asarray(data_mod.acceleration_scale(train), dtype=dtype)
+        return data_mod.as_arrays(train, dtype), data_mod.as_arrays(val, dtype), (scale,)
+
+    def loss(self, model, samples, constants):
+        return acceleration_loss(model, *samples, *constants, self.kind)
+
+
 def _optimizer(config: TrainConfig):
     # Schedule applied by hand in the step (lr * update), so the chain is
     # schedule-free and its state does not depend on the total step count.
@@ -101,7 +126,7 @@ def _optimizer(config: TrainConfig):
     return optax.chain(*clip, optax.scale_by_adam())
 
 
-def _make_chunk_fn(config: TrainConfig, static, optimizer, batch_sharding=None):
+def _make_chunk_fn(config: TrainConfig, static, optimizer, objective, batch_sharding=None):
     """A jitted function running ``config.chunk`` steps with ``lax.scan``.
 
     With ``batch_sharding`` each minibatch is split over devices along its first
@@ -112,14 +137,14 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer, batch_sharding=None):
 
     def one_step(carry, key):
         params, opt_state, step, bad_run, arrays, total = carry
-        q, qdot, qddot, scale = arrays
-        idx = jax.random.randint(key, (config.batch_size,), 0, q.shape[0])
-        batch = (q[idx], qdot[idx], qddot[idx])
+        samples, constants = arrays
+        idx = jax.random.randint(key, (config.batch_size,), 0, samples[0].shape[0])
+        batch = tuple(a[idx] for a in samples)
         if batch_sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
 
         def loss_fn(p):
-            return acceleration_loss(eqx.combine(p, static), *batch, scale, config.loss)
+            return objective.loss(eqx.combine(p, static), batch, constants)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         finite = jnp.isfinite(loss) & jnp.all(
@@ -149,13 +174,13 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer, batch_sharding=None):
     return chunk
 
 
-def _validation_fn(config: TrainConfig, static, max_states: int = 4096):
+def _validation_fn(static, objective, max_states: int = 4096):
     @eqx.filter_jit
     def val(params, arrays):
-        q, qdot, qddot, scale = arrays
-        return acceleration_loss(eqx.combine(params, static), q, qdot, qddot, scale, config.loss)
+        samples, constants = arrays
+        return objective.loss(eqx.combine(params, static), samples, constants)
 
-    return lambda params, arrays: float(val(params, tuple(a[:max_states] if a.ndim == 2 else a for a in arrays)))
+    return lambda params, arrays: float(val(params, (tuple(a[:max_states] for a in arrays[0]), arrays[1])))
 
 
 def fit(
@@ -169,6 +194,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     label: str = "training",
+    objective=None,
 ):
     """Train ``model`` on ``dataset``; returns ``(best_model, history)``.
 
@@ -180,6 +206,9 @@ def fit(
         key: PRNG key (split, minibatches). Same key, same numbers.
         out: run folder for ``metrics.csv`` and checkpoints (optional).
         resume: continue from ``out/checkpoints/last.ckpt`` if it exists.
+        objective: what is fitted (default: :class:`AccelerationObjective`
+            with ``config.loss``); ``dataset`` is whatever it prepares (it
+            needs ``len``, ``dof``, ``trajectory`` and ``subset`` for the split).
     Returns:
         The model with the lowest validation loss, and a list of dicts (one per
         evaluation: step, time, train_loss, val_loss, learning_rate, skipped).
@@ -193,16 +222,16 @@ def fit(
         dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     dtype = jax.tree.leaves(params)[0].dtype
-    scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
-    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale)
-    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale)
+    objective = AccelerationObjective(config.loss) if objective is None else objective
+    train_samples, val_samples, constants = objective.prepare(dataset, val_dataset, dtype)
+    train_arrays, val_arrays = (train_samples, constants), (val_samples, constants)
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
     mesh = _device_mesh(config.devices)
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
-    chunk_fn = _make_chunk_fn(config, static, optimizer, batch_sharding)
-    val_fn = _validation_fn(config, static)
+    chunk_fn = _make_chunk_fn(config, static, optimizer, objective, batch_sharding)
+    val_fn = _validation_fn(static, objective)
 
     state = {"step": 0, "elapsed": 0.0, "history": [], "best_val": math.inf, "total": config.steps}
     rng = k_train
