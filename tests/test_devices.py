@@ -35,8 +35,9 @@ SCRIPT = textwrap.dedent("""
     cfg = train.TrainConfig(steps=10, batch_size=64, devices=2, chunk=5)
     opt = train._optimizer(cfg)
     mesh = train._device_mesh(2)
-    fn = train._make_chunk_fn(cfg, static, opt, NamedSharding(mesh, PartitionSpec("batch")))
-    arrays = (jnp.ones((100, 2)),) * 3 + (jnp.ones(2),)
+    fn = train._make_chunk_fn(cfg, static, opt, train.AccelerationObjective(),
+                              NamedSharding(mesh, PartitionSpec("batch")))
+    arrays = ((jnp.ones((100, 2)),) * 3, (jnp.ones(2),))
     hlo = fn.lower(params, opt.init(params), jnp.asarray(0), jnp.asarray(0), arrays, jnp.asarray(10),
                    jax.random.key(0)).compile().compiled.as_text()
     print(json.dumps({"device_count": jax.device_count(), "curves": curves, "returned_on": devices,
