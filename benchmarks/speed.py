@@ -1,57 +1,31 @@
 """Speed of the Euler–Lagrange accelerations and of a training step: lnn vs the reference formulation.
 
 The reference formulation is the original LNN code's: the full 2n × 2n Hessian of L
-(``jax.hessian``), its blocks, and a pseudo-inverse. lnn linearises ∇L once and
-pushes n + 1 tangents, then solves. Both run here, on the same model and batch,
-so the ratio is measured in one run on one machine.
+(``jax.hessian``), its blocks, and a pseudo-inverse. lnn's LagrangianNN uses analytic
+MLP derivatives (one forward pass carrying n + 1 tangents and one backward pass) and a
+solve; the StructuredLagrangian needs no second derivatives at all. All run here, on
+the same batch, interleaved, so the ratios are measured in one run on one machine.
+Achieved GFLOP/s (XLA's cost analysis / time) is printed beside the machine's peak.
 
     python benchmarks/speed.py            # float32, the paper's net (600 wide, 3 hidden layers), batch 512
     python benchmarks/speed.py --width 128 --depth 2 --dtype float64
+    python benchmarks/speed.py --json     # {"accel_speedup", "train_speedup", "gflops", "peak_gflops", ...}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from _common import Reference, flops, header, interleaved_medians, measured_peak_gflops, nominal_peak_gflops
 from rich.console import Console
 from rich.table import Table
 
 import lnn
 from lnn.train import acceleration_loss
-
-
-def reference_acceleration(L, q, qdot):
-    """The original code's q̈: full Hessian over (q, q̇), then a pseudo-inverse."""
-    n = q.shape[0]
-    z = jnp.concatenate([q, qdot])
-    f = lambda z: L(z[:n], z[n:])  # noqa: E731
-    g = jax.grad(f)(z)
-    H = jax.hessian(f)(z)
-    return jnp.linalg.pinv(H[n:, n:]) @ (g[:n] - H[n:, :n] @ qdot)
-
-
-class _Reference(eqx.Module):
-    model: lnn.LagrangianNN
-
-    def acceleration(self, q, qdot):
-        return reference_acceleration(self.model, q, qdot)
-
-
-def median_time(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile + warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -67,44 +41,60 @@ def main() -> None:
 
     system = lnn.systems.get("double_pendulum")
     k_model, k_data = jax.random.split(jax.random.key(args.seed))
-    model = lnn.LagrangianNN(2, key=k_model, width=args.width, depth=args.depth, angles=(True, True),
-                             qdot_scale=5.0, dtype=args.dtype)
+    arch = dict(key=k_model, width=args.width, depth=args.depth, angles=(True, True), qdot_scale=5.0,
+                dtype=args.dtype)
+    model = lnn.LagrangianNN(2, **arch)
+    models = {"reference (full Hessian + pinv)": Reference(model), "lnn LagrangianNN": model,
+              "lnn StructuredLagrangian": lnn.StructuredLagrangian(2, **arch)}
     q, qdot = system.sample_states(k_data, args.batch)
     q, qdot = q.astype(args.dtype), qdot.astype(args.dtype)
     qddot = system.closed_form_accelerations(q, qdot).astype(args.dtype)
     scale = jnp.ones(2, dtype=args.dtype)
 
+    def accel(m, q, qdot):
+        return jax.vmap(m.acceleration)(q, qdot)
+
+    def step(m, q, qdot, qddot):
+        return eqx.filter_value_and_grad(acceleration_loss)(m, q, qdot, qddot, scale)
+
+    accel_jit, step_jit = eqx.filter_jit(accel), eqx.filter_jit(step)
+    calls = []
+    for m in models.values():
+        calls += [(accel_jit, (m, q, qdot)), (step_jit, (m, q, qdot, qddot))]
+    times = interleaved_medians(calls, args.repeats)
     rows = {}
-    for name, m in (("reference (full Hessian + pinv)", _Reference(model)), ("lnn", model)):
-        @eqx.filter_jit
-        def accel(m, q, qdot):
-            return jax.vmap(m.acceleration)(q, qdot)
+    for i, (name, m) in enumerate(models.items()):
+        t_acc, t_step = times[2 * i], times[2 * i + 1]
+        params, static = eqx.partition(m, eqx.is_array)
+        work = flops(lambda p, *a: step(eqx.combine(p, static), *a), params, q, qdot, qddot)
+        rows[name] = (args.batch / t_acc, 1.0 / t_step, work / t_step / 1e9)
+    peak = measured_peak_gflops(args.dtype)
+    nominal = nominal_peak_gflops(args.dtype)
 
-        @eqx.filter_jit
-        def step(m, q, qdot, qddot):
-            return eqx.filter_value_and_grad(acceleration_loss)(m, q, qdot, qddot, scale)
-
-        t_acc = median_time(accel, m, q, qdot, repeats=args.repeats)
-        t_step = median_time(step, m, q, qdot, qddot, repeats=args.repeats)
-        rows[name] = (args.batch / t_acc, 1.0 / t_step)
-
-    ref_acc, ref_step = rows["reference (full Hessian + pinv)"]
-    lnn_acc, lnn_step = rows["lnn"]
+    ref_acc, ref_step, _ = rows["reference (full Hessian + pinv)"]
+    lnn_acc, lnn_step, lnn_gflops = rows["lnn LagrangianNN"]
+    st_acc, st_step, _ = rows["lnn StructuredLagrangian"]
     result = {"accel_speedup": lnn_acc / ref_acc, "train_speedup": lnn_step / ref_step,
-              "accelerations_per_s": lnn_acc, "train_steps_per_s": lnn_step}
+              "gflops": lnn_gflops, "peak_gflops": peak, "nominal_peak_gflops": nominal,
+              "accelerations_per_s": lnn_acc, "train_steps_per_s": lnn_step,
+              "structured_accel_speedup": st_acc / ref_acc, "structured_train_speedup": st_step / ref_step}
     if args.json:
         print(json.dumps(result))
         return
-    console = Console()
-    console.print(f"double pendulum, MLP 6 -> {args.width}x{args.depth} -> 1 softplus, batch {args.batch}, "
-                  f"{args.dtype}; JAX {jax.__version__} on {jax.devices()[0].device_kind}, "
-                  f"{platform.machine()}; medians of {args.repeats} after warm-up")
+    console = Console(width=120)
+    console.print(header(f"double pendulum, MLP {args.width}x{args.depth} softplus, batch {args.batch}, "
+                         f"{args.dtype}", args.repeats))
     table = Table()
-    for col in ("formulation", "accelerations/s", "train steps/s", "accel ratio", "step ratio"):
+    for col in ("formulation", "accelerations/s", "train steps/s", "accel ratio", "step ratio",
+                "train GFLOP/s"):
         table.add_column(col, justify="right")
-    for name, (acc, st) in rows.items():
-        table.add_row(name, f"{acc:,.0f}", f"{st:,.2f}", f"{acc / ref_acc:.2f}x", f"{st / ref_step:.2f}x")
+    for name, (acc, st, gf) in rows.items():
+        table.add_row(name, f"{acc:,.0f}", f"{st:,.2f}", f"{acc / ref_acc:.2f}x", f"{st / ref_step:.2f}x",
+                      f"{gf:.1f}")
     console.print(table)
+    nominal_text = f"; nominal {nominal:.0f} GFLOP/s (2×256-bit FMA per core at the listed clock)" if nominal else ""
+    console.print(f"peak: {peak:.0f} GFLOP/s measured (2048² {args.dtype} matmul through XLA){nominal_text}. "
+                  f"lnn's training step reaches {100 * lnn_gflops / peak:.0f}% of the measured peak.")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         (["generate", "no_such_system", "--out", str(tmp_path)], "unknown system"),
         (["evaluate", str(tmp_path / "missing")], "no model file"),
         (["generate", "pendulum", "--kind", "movie", "--out", str(tmp_path)], "unknown kind"),
+        (["train", "--system", "pendulum", "--n-train", "100", "--steps", "5", "--devices", "4",
+          "--out", str(tmp_path / "run")], "xla_force_host_platform_device_count=4"),
     ]:
         proc = run_cli(*args)
         assert proc.returncode == 2, proc.stderr
@@ -65,4 +67,17 @@ def test_generate_train_evaluate_round_trip(tmp_path):
     assert r.exit_code == 0, r.output
     metrics = json.loads(r.output.strip().splitlines()[-1])
     assert {"energy_error", "valid_time", "failed", "position_error_at"} <= set(metrics)
+    assert np.isfinite(metrics["energy_error"])
+
+
+def test_train_structured_model_saves_and_evaluates(tmp_path):
+    run_dir = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--system", "pendulum", "--model", "structured", "--n-train", "500",
+                            "--steps", "100", "--width", "16", "--out", str(run_dir)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evaluate", str(run_dir), "--n-initial", "2", "--t-end", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.output.strip().splitlines()[-1])
+    # Its mass matrix is positive definite by construction, at every evaluated state.
+    assert metrics["indefinite_mass_matrix_fraction"] == 0.0
     assert np.isfinite(metrics["energy_error"])

@@ -303,3 +303,22 @@ def test_function_with_wrong_output_shape_raises(out_shape, method):
 def test_mismatched_initial_state_raises(spring_ic):
     with pytest.raises(ShapeError):
         lnn.rollout(oscillator_dynamics, jnp.zeros((3, 1)), jnp.zeros((3, 2)), [0.0, 1.0])
+
+
+def test_repeated_rollouts_of_the_same_shapes_do_not_recompile():
+    compiles, recording = [], [True]
+    # JAX has no public way to remove a listener, so this one switches itself off.
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, *_, **__: compiles.append(name)
+        if recording[0] and name.endswith("backend_compile_duration") else None)
+    q0 = np.full((5, 2), 0.1)
+    ts = np.linspace(0, 1, 5)
+    first = lnn.LagrangianNN(2, key=jax.random.key(0), width=8, angles=(True, True))
+    lnn.rollout(first, q0, q0, ts)
+    assert compiles, "the listener must see the first compilation"
+    compiles.clear()
+    # New weights, initial conditions and times of the same shapes reuse the program.
+    second = lnn.LagrangianNN(2, key=jax.random.key(1), width=8, angles=(True, True))
+    lnn.rollout(second, q0 + 0.2, -q0, ts + 1.0)
+    recording[0] = False
+    assert compiles == []

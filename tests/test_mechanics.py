@@ -1,5 +1,6 @@
 """Euler–Lagrange mechanics: accelerations, energy, momenta, mass matrix, input checks."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -373,3 +374,57 @@ def test_shape_error_is_a_value_error_and_lnn_error():
         lnn.accelerations(lambda q, v: 0.0, jnp.zeros(1), jnp.zeros(2))
     with pytest.raises(LnnError):
         lnn.accelerations(lambda q, v: 0.0, jnp.zeros(1), jnp.zeros(2))
+
+
+# ------------------------------------------------------------ matrix-free (CG) solve
+
+
+def test_cg_accelerations_match_dense_for_nonseparable_lagrangian():
+    q, qdot = rand(20, (30, 2), -2, 2), rand(21, (30, 2), -3, 3)
+    dense = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, solver="dense"))(q, qdot)
+    cg = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, solver="cg"))(q, qdot)
+    assert_close(cg, dense, rtol=1e-8)
+
+
+def test_cg_accelerations_match_closed_form_for_a_long_chain(key):
+    system = lnn.systems.get("spring_chain", n=64, beta=0.5)
+    q, qdot = sample_states(system, key, 8)
+    auto = jitted(lnn.accelerations, system.lagrangian)(q, qdot)  # 64 coordinates: "auto" is CG
+    assert lnn.mechanics.CG_FROM_DOF <= 64
+    assert_close(auto, system.closed_form_accelerations(q, qdot), rtol=1e-8)
+
+
+def test_cg_reports_singular_mass_matrix_as_nan():
+    # L = ½ v0² − ½ q1²: no kinetic term for q1, M = diag(1, 0).
+    L = lambda q, v: 0.5 * v[0] ** 2 - 0.5 * q[1] ** 2  # noqa: E731
+    got = lnn.accelerations(L, jnp.array([0.3, 0.2]), jnp.array([0.1, 0.0]), solver="cg")
+    assert np.all(np.isnan(got))
+
+
+def test_cg_that_cannot_converge_in_maxiter_is_nan_not_wrong():
+    system = lnn.systems.get("double_pendulum")
+    q, qdot = jnp.array([0.5, -1.0]), jnp.array([0.3, 0.7])
+    assert np.all(np.isnan(lnn.accelerations(system.lagrangian, q, qdot, solver="cg", maxiter=1)))
+    assert np.all(np.isfinite(lnn.accelerations(system.lagrangian, q, qdot, solver="cg")))
+
+
+def test_lnn_training_gradients_through_cg_match_dense():
+    from lnn.train import acceleration_loss
+
+    system = lnn.systems.get("spring_chain", n=6, beta=0.5)
+    q, qdot = sample_states(system, jax.random.key(3), 16)
+    qddot = system.closed_form_accelerations(q, qdot)
+    grads = {}
+    for solver in ("dense", "cg"):
+        model = lnn.LagrangianNN(6, key=jax.random.key(4), width=16, depth=2, solver=solver)
+        grads[solver] = jax.tree.leaves(eqx.filter_jit(eqx.filter_grad(acceleration_loss))(
+            model, q, qdot, qddot, jnp.ones(6)))
+    for a, b in zip(grads["cg"], grads["dense"]):
+        assert_close(a, b, rtol=1e-7, scale=float(jnp.max(jnp.abs(b))))
+
+
+def test_unknown_solver_is_refused():
+    with pytest.raises(ValueError, match="solver"):
+        lnn.accelerations(lambda q, v: 0.5 * v @ v, jnp.ones(2), jnp.ones(2), solver="lu")
+    with pytest.raises(ValueError, match="solver"):
+        lnn.LagrangianNN(2, key=jax.random.key(0), solver="lu")

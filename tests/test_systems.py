@@ -24,6 +24,10 @@ def _potential(name, q, p):
         return -p["m"] * p["g"] * p["l"] * jnp.cos(q[..., 0])
     if name == "spring":
         return 0.5 * p["k"] * q[..., 0] ** 2
+    if name == "spring_chain":
+        padded = np.pad(np.asarray(q), [(0, 0)] * (q.ndim - 1) + [(1, 1)])
+        d = padded[..., 1:] - padded[..., :-1]
+        return np.sum(0.5 * p["k"] * d**2 + 0.25 * p["beta"] * d**4, axis=-1)
     raise AssertionError(f"no hand-written potential for {name}; add one")
 
 
@@ -100,7 +104,8 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
         assert p in message
 
 
-CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0}}
+CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0},
+           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}}
 
 
 @pytest.mark.parametrize("name", SYSTEM_NAMES)
@@ -217,3 +222,34 @@ def test_closed_form_accelerations_check_shapes(name):
     system = lnn.systems.get(name)
     with pytest.raises(lnn.errors.ShapeError):
         system.closed_form_accelerations(jnp.zeros(system.dof), jnp.zeros(system.dof + 1))
+
+
+# ------------------------------------------------------------------ spring chain
+
+
+def test_spring_chain_normal_mode_oscillates_at_its_frequency():
+    # Linear chain of n masses between walls: mode j is q_i = sin(i j π/(n+1)) cos(ω_j t),
+    # ω_j = 2 √(k/m) sin(j π / (2(n+1))) — an independent check of L and the integrator.
+    n, k, m, j = 6, 2.0, 0.5, 2
+    system = lnn.systems.get("spring_chain", n=n, k=k, m=m)
+    shape = np.sin(np.arange(1, n + 1) * j * np.pi / (n + 1))
+    omega = 2 * math.sqrt(k / m) * math.sin(j * math.pi / (2 * (n + 1)))
+    ts = np.linspace(0, 3 * 2 * math.pi / omega, 31)
+    q, _ = lnn.rollout(system.lagrangian, 0.3 * shape[None], np.zeros((1, n)), ts, method="adaptive")
+    assert_close(q[0], 0.3 * shape[None] * np.cos(omega * ts)[:, None], rtol=1e-7, scale=0.3)
+
+
+def test_fput_chain_accelerations_match_closed_form(key):
+    system = lnn.systems.get("spring_chain", n=16, beta=1.5, k=0.7)
+    q, qdot = sample_states(system, key, 32)
+    assert_close(lnn.accelerations(system.lagrangian, q, qdot), system.closed_form_accelerations(q, qdot),
+                 rtol=1e-10)
+    # The quartic term matters at these amplitudes.
+    linear = system.with_parameters(beta=0.0)
+    assert not np.allclose(linear.closed_form_accelerations(q, qdot), system.closed_form_accelerations(q, qdot))
+
+
+@pytest.mark.parametrize("n", [0, 2.5])
+def test_spring_chain_needs_a_whole_number_of_masses(n):
+    with pytest.raises(ValueError, match="whole number"):
+        lnn.systems.get("spring_chain", n=n)

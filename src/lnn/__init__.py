@@ -20,7 +20,7 @@ from lnn.mechanics import (  # noqa: E402
     momenta,
 )
 from lnn.integrate import rollout  # noqa: E402
-from lnn.models import Baseline, LagrangianNN  # noqa: E402
+from lnn.models import Baseline, LagrangianNN, StructuredLagrangian  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -35,5 +35,6 @@ __all__ = [
     "mass_matrix_report",
     "momenta",
     "rollout",
+    "StructuredLagrangian",
     "systems",
 ]

@@ -94,7 +94,8 @@ def train(
     method: str = typer.Option("matching", help="how to learn from measured positions: 'matching' (trajectory "
                                "matching over short windows) or 'derivatives' (smoothed q̇, q̈, then the "
                                "acceleration loss)"),
-    model: str = typer.Option("lnn", help="'lnn' or 'baseline'"),
+    model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)) "
+                              "or 'baseline' (black box)"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
     steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
                                         "the schedule to --budget)"),
@@ -106,6 +107,10 @@ def train(
     dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(3e-3, help="peak learning rate"),
+    solver: str = typer.Option("auto", help="lnn model's q̈ solve: 'dense', 'cg' (matrix-free, many "
+                               "coordinates) or 'auto'"),
+    devices: int = typer.Option(1, help="data-parallel training over this many devices (batch split, "
+                                "parameters replicated); on a CPU see XLA_FLAGS in the README"),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
 ) -> None:
@@ -121,17 +126,19 @@ def train(
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
     if spec is not None:
         _train_observed(data_file, spec, method=method, model=model, steps=steps, budget=budget, width=width,
-                        depth=depth, init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out)
+                        depth=depth, init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out,
+                        devices=devices)
         return
     ds = data.load(data_file) if data_file else None
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
     if ds is None:
         ds = data.random_states(s, k_data, n_train)
-    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype)
+    options = {"solver": solver} if model == "lnn" else {}
+    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype, **options)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr)
+                      learning_rate=lr, devices=devices)
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
                                         "data": str(data_file) if data_file else f"random_states:{n_train}",
                                         "train": cfg.__dict__, "model_config": m.config()})
@@ -228,7 +235,7 @@ def _load_observations(path, spec):
 
 
 def _train_observed(data_file, spec, *, method, model, steps, budget, width, depth, init, dtype, batch_size, lr,
-                    seed, out) -> None:
+                    seed, out, devices=1) -> None:
     import jax
 
     from lnn import io, plot
@@ -240,7 +247,7 @@ def _train_observed(data_file, spec, *, method, model, steps, budget, width, dep
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr)
+                      learning_rate=lr, devices=devices)
     learning = LearningConfig(method=method)
     io.write_json(out / "config.json", {"data": str(data_file), "observations": spec, "model": model, "seed": seed,
                                         "learning": learning.__dict__, "train": cfg.__dict__})

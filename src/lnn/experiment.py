@@ -27,10 +27,11 @@ import numpy as np
 from lnn import data as data_mod
 from lnn import io, metrics, plot, systems
 from lnn.errors import LnnError
-from lnn.models import Baseline, LagrangianNN
+from lnn.models import Baseline, LagrangianNN, StructuredLagrangian
 from lnn.train import TrainConfig, fit
 
-MODEL_NAMES = ("lnn", "baseline")
+MODEL_NAMES = ("lnn", "structured", "baseline")
+DEFAULT_MODELS = ("lnn", "baseline")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,7 @@ class ExperimentConfig:
     """Settings of :func:`run`. ``budget`` is wall-clock seconds of training per model."""
 
     system: str = "double_pendulum"
-    models: tuple[str, ...] = MODEL_NAMES
+    models: tuple[str, ...] = DEFAULT_MODELS
     n_train: int = 100_000
     budget: float = 150.0
     steps: int | None = None
@@ -94,6 +95,8 @@ def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, ke
                   qdot_scale=qdot_scale, dtype=dtype, **options)
     if name == "lnn":
         return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
+    if name == "structured":
+        return StructuredLagrangian(system.dof, **common)
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         return Baseline(system.dof, accel_scale=accel, **common)

@@ -61,26 +61,79 @@ def _terms(L: Lagrangian, q: Array, qdot: Array) -> tuple[Array, Array, Array, A
     return dL_dq, dL_dqdot, M, mixed
 
 
+SOLVERS = ("auto", "dense", "cg")
+# Above this many coordinates "auto" goes matrix-free: forming M costs n
+# Hessian-vector products, conjugate gradients a number that depends on M's
+# conditioning, not on n (benchmarks/scaling.py measures the crossover).
+CG_FROM_DOF = 48
+
+
 def _acceleration(L: Lagrangian, q: Array, qdot: Array) -> Array:
     dL_dq, _, M, mixed = _terms(L, q, qdot)
     return jnp.linalg.solve(M, dL_dq - mixed)
 
 
-def dynamics(L: Lagrangian) -> Dynamics:
+def _acceleration_cg(L: Lagrangian, q: Array, qdot: Array, tol: float | None, maxiter: int | None) -> Array:
+    r"""q̈ by conjugate gradients on M x = ∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇, never forming M.
+
+    Each iteration is one Hessian-vector product M v, a push of (0, v) through the
+    linearised gradient. CG is guaranteed to converge only for a symmetric
+    positive definite M (a physical kinetic energy). Wherever it has not
+    converged in ``maxiter`` iterations (a singular, indefinite or badly
+    conditioned M), the relative residual ‖Mx − b‖/‖b‖ is above 100·tol and the
+    state's accelerations are NaN — reported, like a singular M in the dense
+    path, never silently wrong. Gradients (training) go through
+    ``lax.custom_linear_solve``: one more CG solve, not backpropagation through
+    the iterations.
+    """
+    (dL_dq, _), push = jax.linearize(jax.grad(L, argnums=(0, 1)), q, qdot)
+    zeros = jnp.zeros_like(q)
+    hvp = lambda v: push(zeros, v)[1]  # noqa: E731
+    b = dL_dq - push(qdot, zeros)[1]
+    tol = (1e-10 if q.dtype == jnp.float64 else 1e-5) if tol is None else tol
+    maxiter = 2 * q.shape[0] if maxiter is None else maxiter
+    x, _ = jax.scipy.sparse.linalg.cg(hvp, b, tol=tol, maxiter=maxiter)
+    residual = jnp.linalg.norm(hvp(x) - b)
+    converged = residual <= 100 * tol * jnp.linalg.norm(b)
+    return jnp.where(converged, x, jnp.nan)
+
+
+def dynamics(L: Lagrangian, *, solver: str = "auto", tol: float | None = None,
+             maxiter: int | None = None) -> Dynamics:
     """Build the dynamics ``f(q, qdot) -> qddot`` of a Lagrangian, for one state ``(n,)``.
 
     Use this where a dynamics function is wanted (rollouts, training); it is the
     unbatched, un-checked core of :func:`accelerations`.
+
+    ``solver``: ``"dense"`` forms M = ∂²L/∂q̇² (n Hessian-vector products) and
+    solves with LU — any invertible M, cost ~n forward passes + n³/3;
+    ``"cg"`` is matrix-free conjugate gradients (needs M positive definite; see
+    :func:`_acceleration_cg`; ``tol`` is its relative residual, ``maxiter`` its
+    iteration cap, default 2n); ``"auto"`` is dense below ``CG_FROM_DOF``
+    coordinates and CG from there on.
     """
-    return lambda q, qdot: _acceleration(L, q, qdot)
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}.")
+
+    def f(q, qdot):
+        if solver == "cg" or (solver == "auto" and q.shape[0] >= CG_FROM_DOF):
+            return _acceleration_cg(L, q, qdot, tol, maxiter)
+        return _acceleration(L, q, qdot)
+
+    return f
 
 
 def accelerations(
-    L: Lagrangian, q: Float[Array, "... n"], qdot: Float[Array, "... n"]
+    L: Lagrangian, q: Float[Array, "... n"], qdot: Float[Array, "... n"], *, solver: str = "auto",
+    tol: float | None = None, maxiter: int | None = None,
 ) -> Float[Array, "... n"]:
-    r"""Accelerations :math:`\ddot q` from the Euler–Lagrange equations, batched over ``...``."""
+    r"""Accelerations :math:`\ddot q` from the Euler–Lagrange equations, batched over ``...``.
+
+    ``solver``, ``tol``, ``maxiter``: see :func:`dynamics`.
+    """
     q, qdot = as_state(q, qdot)
-    return jnp.vectorize(dynamics(L), signature="(n),(n)->(n)")(q, qdot)
+    f = dynamics(L, solver=solver, tol=tol, maxiter=maxiter)
+    return jnp.vectorize(f, signature="(n),(n)->(n)")(q, qdot)
 
 
 def mass_matrix(
@@ -167,7 +220,7 @@ def as_dynamics(model_or_lagrangian: Callable) -> Dynamics:
     def f(q, qdot):
         out = jax.eval_shape(fn, q, qdot)
         if out.shape == ():
-            return _acceleration(fn, q, qdot)
+            return dynamics(fn)(q, qdot)
         if out.shape == q.shape:
             return fn(q, qdot)
         raise ShapeError(

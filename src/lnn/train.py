@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lnn import data as data_mod
@@ -62,6 +63,7 @@ class TrainConfig:
     time_budget: float | None = None
     max_bad_steps: int = 50
     chunk: int = 50
+    devices: int = 1
 
     def __post_init__(self):
         if self.steps is None and self.time_budget is None:
@@ -72,6 +74,9 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.loss!r}; choose 'l1' or 'l2'.")
         if self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("batch_size must be >= 1 and learning_rate > 0.")
+        if self.devices < 1 or self.batch_size % self.devices:
+            raise ValueError(f"batch_size ({self.batch_size}) must split evenly over devices ({self.devices}); "
+                             "choose a batch size that is a multiple of the device count.")
 
 
 def learning_rate(step, total, config: TrainConfig):
@@ -123,16 +128,25 @@ def _optimizer(config: TrainConfig):
     return optax.chain(*clip, optax.scale_by_adam())
 
 
-def _make_chunk_fn(config: TrainConfig, static, optimizer, objective):
-    """A jitted function running ``config.chunk`` steps with ``lax.scan``."""
+def _make_chunk_fn(config: TrainConfig, static, optimizer, objective, batch_sharding=None):
+    """A jitted function running ``config.chunk`` steps with ``lax.scan``.
+
+    With ``batch_sharding`` each minibatch is split over devices along its first
+    axis (data parallelism); XLA then runs each device's share of the loss and
+    all-reduces the gradients, which are the same numbers as on one device up to
+    the order of floating-point sums.
+    """
 
     def one_step(carry, key):
         params, opt_state, step, bad_run, arrays, total = carry
         samples, constants = arrays
         idx = jax.random.randint(key, (config.batch_size,), 0, samples[0].shape[0])
+        batch = tuple(a[idx] for a in samples)
+        if batch_sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
 
         def loss_fn(p):
-            return objective.loss(eqx.combine(p, static), tuple(a[idx] for a in samples), constants)
+            return objective.loss(eqx.combine(p, static), batch, constants)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         finite = jnp.isfinite(loss) & jnp.all(
@@ -218,7 +232,9 @@ def fit(
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
-    chunk_fn = _make_chunk_fn(config, static, optimizer, objective)
+    mesh = _device_mesh(config.devices)
+    batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
+    chunk_fn = _make_chunk_fn(config, static, optimizer, objective, batch_sharding)
     val_fn = _validation_fn(static, objective)
 
     state = {"step": 0, "elapsed": 0.0, "history": [], "best_val": math.inf, "total": config.steps}
@@ -229,6 +245,11 @@ def fit(
         like = (params, opt_state, jax.random.key_data(rng), best_params)
         (params, opt_state, rng_data, best_params), state = io.load_checkpoint(ckpt_dir / "last.ckpt", like)
         rng = jax.random.wrap_key_data(rng_data)
+    if mesh is not None:
+        # Parameters, optimiser state and the dataset are replicated on every device.
+        replicated = NamedSharding(mesh, PartitionSpec())
+        params, opt_state, best_params, train_arrays = jax.device_put(
+            (params, opt_state, best_params, train_arrays), replicated)
 
     # A resumed run keeps its schedule unless the caller asks for a different length.
     total = config.steps if config.steps is not None else state["total"]
@@ -300,7 +321,27 @@ def fit(
             bar.update(task, completed=min(done, total or done), loss=loss)
             if finished:
                 break
+    if mesh is not None:
+        best_params = jax.device_put(best_params, jax.devices()[0])
     return export(eqx.combine(best_params, static)), state["history"]
+
+
+def _device_mesh(devices: int) -> Mesh | None:
+    """A one-axis mesh ("batch") over the first ``devices`` devices; None for one device.
+
+    In a multi-host job (after ``jax.distributed.initialize()``), ``jax.devices()``
+    lists every host's devices, so the mesh spans them all.
+    """
+    if devices == 1:
+        return None
+    available = jax.devices()
+    if devices > len(available):
+        raise ValueError(
+            f"asked for {devices} devices but JAX sees {len(available)} ({available[0].platform}). On a CPU, "
+            f"set XLA_FLAGS=--xla_force_host_platform_device_count={devices} before starting Python to split "
+            "it into that many devices."
+        )
+    return Mesh(np.array(available[:devices]), ("batch",))
 
 
 def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved, export):

@@ -1,6 +1,7 @@
 """Models that present one dynamics interface, ``model.acceleration(q, qdot)``.
 
 * :class:`LagrangianNN` — learns L(q, q̇); q̈ from Euler–Lagrange.
+* :class:`StructuredLagrangian` — learns M(q) = CCᵀ + εI and V(q); L = ½ q̇ᵀMq̇ − V.
 * :class:`Baseline` — learns q̈ directly (black box).
 """
 
@@ -10,8 +11,9 @@ import jax
 
 from lnn.models.baseline import Baseline
 from lnn.models.lagrangian import LagrangianNN
+from lnn.models.structured import StructuredLagrangian
 
-KINDS = {"LagrangianNN": LagrangianNN, "Baseline": Baseline}
+KINDS = {"LagrangianNN": LagrangianNN, "StructuredLagrangian": StructuredLagrangian, "Baseline": Baseline}
 
 
 def from_config(config: dict[str, Any]):
@@ -24,4 +26,4 @@ def from_config(config: dict[str, Any]):
     return KINDS[kind](key=jax.random.key(0), **config)
 
 
-__all__ = ["Baseline", "LagrangianNN", "KINDS", "from_config"]
+__all__ = ["Baseline", "LagrangianNN", "StructuredLagrangian", "KINDS", "from_config"]

@@ -33,21 +33,27 @@ class StateFeatures(eqx.Module):
     qdot_scale: float = eqx.field(static=True)
 
     @property
-    def size(self) -> int:
+    def configuration_size(self) -> int:
+        """Length of :meth:`configuration`'s output."""
         n_angles = sum(self.angles) if self.angle_encoding == "sincos" else 0
-        return 2 * len(self.angles) + n_angles
+        return len(self.angles) + n_angles
 
-    def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "m"]:
-        is_angle = jnp.asarray(self.angles)
+    @property
+    def size(self) -> int:
+        return self.configuration_size + len(self.angles)
+
+    def configuration(self, q: Float[Array, "n"]) -> Float[Array, "c"]:
+        """The features of q alone (for networks of the configuration, like a potential)."""
         if self.angle_encoding == "sincos":
             angle_idx = [i for i, a in enumerate(self.angles) if a]
             other_idx = [i for i, a in enumerate(self.angles) if not a]
             qa = q[jnp.asarray(angle_idx, dtype=int)]
-            parts = [jnp.sin(qa), jnp.cos(qa), q[jnp.asarray(other_idx, dtype=int)] / self.q_scale]
-        else:
-            wrapped = jnp.where(is_angle, jnp.mod(q + jnp.pi, 2 * jnp.pi) - jnp.pi, q / self.q_scale)
-            parts = [wrapped]
-        return jnp.concatenate(parts + [qdot / self.qdot_scale])
+            return jnp.concatenate([jnp.sin(qa), jnp.cos(qa), q[jnp.asarray(other_idx, dtype=int)] / self.q_scale])
+        is_angle = jnp.asarray(self.angles)
+        return jnp.where(is_angle, jnp.mod(q + jnp.pi, 2 * jnp.pi) - jnp.pi, q / self.q_scale)
+
+    def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "m"]:
+        return jnp.concatenate([self.configuration(q), qdot / self.qdot_scale])
 
 
 class MLP(eqx.Module):
@@ -75,6 +81,43 @@ class MLP(eqx.Module):
         for W, b in zip(self.weights[:-1], self.biases[:-1]):
             x = jax.nn.softplus(W @ x + b)
         return self.weights[-1] @ x + self.biases[-1]
+
+    def gradient_and_curvature(
+        self, x: Float[Array, "m"], T: Float[Array, "m k"]
+    ) -> tuple[Float[Array, "m"], Float[Array, "k k"]]:
+        r"""∇f(x) and the curvature Tᵀ ∇²f(x) T along k tangents, for a scalar MLP f.
+
+        In an MLP the only curvature comes from the nonlinearities. With
+        pre-activations z_l, their Jacobians along the tangents A_l = (∂z_l/∂x) T
+        (pushed forward with the layer: A_{l+1} = W_{l+1} diag σ'(z_l) A_l) and the
+        backprop adjoints δ_l = ∂f/∂h_l of the activations h_l = σ(z_l),
+
+        .. math:: T^\top \nabla^2 f\, T = \sum_l A_l^\top \operatorname{diag}(\delta_l \odot \sigma''(z_l))\, A_l .
+
+        Cost: one forward pass carrying k tangents and one backward pass — about
+        k + 2 forward passes, against ~3k for nested automatic differentiation —
+        and what training differentiates is first-order (plain matmuls).
+        Softplus: σ' = sigmoid, σ'' = sigmoid·(1 − sigmoid).
+        """
+        if self.weights[-1].shape[0] != 1:
+            raise ValueError("gradient_and_curvature needs a scalar network (one output).")
+        dtype = self.weights[0].dtype
+        h, A = x.astype(dtype), T.astype(dtype)
+        zs, As = [], []
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            z = W @ h + b
+            A = W @ A
+            zs.append(z)
+            As.append(A)
+            h = jax.nn.softplus(z)
+            A = jax.nn.sigmoid(z)[:, None] * A
+        delta = self.weights[-1][0]
+        curvature = jnp.zeros((T.shape[1], T.shape[1]), dtype)
+        for W, z, A in zip(self.weights[-2::-1], zs[::-1], As[::-1]):
+            s = jax.nn.sigmoid(z)
+            curvature = curvature + A.T @ ((delta * s * (1 - s))[:, None] * A)
+            delta = W.T @ (delta * s)
+        return delta, curvature
 
 
 def _paper_std(i: int, n_layers: int, fan_in: int, fan_out: int) -> float:

@@ -2,7 +2,7 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['double_pendulum', 'pendulum', 'spring']
+['double_pendulum', 'pendulum', 'spring', 'spring_chain']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,15 +10,17 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import double_pendulum, pendulum, spring
+from lnn.systems import double_pendulum, pendulum, spring, spring_chain
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "double_pendulum": double_pendulum.make,
     "pendulum": pendulum.make,
     "spring": spring.make,
+    "spring_chain": spring_chain.make,
 }
-_ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum"}
+_ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum", "chain": "spring_chain",
+            "fput": "spring_chain"}
 
 
 def names() -> list[str]:

@@ -1,0 +1,115 @@
+"""What the benchmarks share: the reference formulation, timing, and an honest header.
+
+Timing: every function is compiled and run once before it is timed, and the
+figures are medians over repetitions. Where two formulations are compared,
+their repetitions are interleaved (A, B, A, B, …) so that a machine whose load
+changes during the run slows both alike and the ratio stays fair.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+
+def reference_acceleration(L, q, qdot):
+    """The original LNN code's q̈: the full 2n × 2n Hessian of L over (q, q̇), then a pseudo-inverse."""
+    n = q.shape[0]
+    z = jnp.concatenate([q, qdot])
+    f = lambda z: L(z[:n], z[n:])  # noqa: E731
+    g = jax.grad(f)(z)
+    H = jax.hessian(f)(z)
+    return jnp.linalg.pinv(H[n:, n:]) @ (g[:n] - H[n:, :n] @ qdot)
+
+
+class Reference(eqx.Module):
+    """A Lagrangian model whose accelerations use :func:`reference_acceleration`."""
+
+    model: eqx.Module
+
+    def __call__(self, q, qdot):
+        return self.model(q, qdot)
+
+    def acceleration(self, q, qdot):
+        return reference_acceleration(self.model, q, qdot)
+
+
+def block(fn: Callable, *args) -> float:
+    """Seconds for one call of ``fn(*args)``, waiting for the result."""
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t
+
+
+def interleaved_medians(calls: Sequence[tuple[Callable, tuple]], repeats: int) -> list[float]:
+    """Median seconds of each ``(fn, args)``, after one warm-up call each, repetitions interleaved."""
+    for fn, args in calls:
+        block(fn, *args)
+    times = [[] for _ in calls]
+    for _ in range(repeats):
+        for t, (fn, args) in zip(times, calls):
+            t.append(block(fn, *args))
+    return [statistics.median(t) for t in times]
+
+
+def flops(fn: Callable, *args) -> float:
+    """Floating-point operations of one call, from XLA's cost analysis of the compiled program.
+
+    Work inside library calls (LAPACK solves) is not counted, and a loop body is
+    counted once, so this is a lower bound for programs with loops.
+    """
+    analysis = jax.jit(fn).lower(*args).compile().cost_analysis()
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0]
+    return float(analysis.get("flops", float("nan")))
+
+
+def measured_peak_gflops(dtype: str = "float32", size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a large square matmul through XLA on this machine: the attainable peak."""
+    a = jnp.ones((size, size), dtype)
+    f = jax.jit(lambda a: a @ a)
+    (t,) = interleaved_medians([(f, (a,))], repeats)
+    return 2 * size**3 / t / 1e9
+
+
+def nominal_peak_gflops(dtype: str = "float32") -> float | None:
+    """cores × clock × FLOP/cycle, assuming two 256-bit FMA units per core (32 f32 / 16 f64 FLOP/cycle).
+
+    A nominal figure: turbo clocks, AVX-512 and shared cores change it.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = [float(line.split(":")[1]) for line in f if line.startswith("cpu MHz")]
+    except OSError:
+        return None
+    if not mhz:
+        return None
+    per_cycle = 32 if dtype == "float32" else 16
+    return len(os.sched_getaffinity(0)) * statistics.mean(mhz) / 1e3 * per_cycle
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def header(config: str, repeats: int) -> str:
+    """One line naming the configuration, the JAX version, the device and the timing rule."""
+    device = jax.devices()[0]
+    where = (f"{cpu_name()}, {len(os.sched_getaffinity(0))} cores" if device.platform == "cpu"
+             else device.device_kind)
+    return (f"{config}; JAX {jax.__version__} on {device.platform} ({where}, {jax.device_count()} device(s)); "
+            f"medians of {repeats} after warm-up")
