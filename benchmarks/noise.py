@@ -92,7 +92,7 @@ def pendulum_study(args, key):
     rows, evaluations = {}, {}
     for method in ("exact", "derivatives", "matching"):
         model, steps, seconds = train("lnn", method, obs, exact, system, key, args.pendulum_steps,
-                                      {"window": 11, "every": 2, "dt": 0.1})
+                                      {"window": 11, "every": 2, "dt": 0.1, "initial": args.matching_initial})
         ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
         evaluations[f"lnn ({method})"] = ev
         rows[method] = {"error_10s": error_at(ev, 10.0), "error_1s": error_at(ev, 1.0),
@@ -130,7 +130,7 @@ def double_pendulum_study(args, key):
                     results.append({**exact_rows[kind], "noise": noise})
                     continue
                 model, steps, seconds = train(kind, method, obs, exact, system, key, args.double_steps,
-                                              {"window": 7, "every": 1, "dt": 0.034})
+                                              {"window": 7, "every": 1, "dt": 0.034, "initial": args.matching_initial})
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
                 row = {"model": kind, "method": method, "noise": noise, "error_0.5s": error_at(ev, 0.5),
                        "error_1s": error_at(ev, 1.0), "valid_time": ev.metrics["valid_time"], "steps": steps,
@@ -161,6 +161,8 @@ def main() -> None:
     p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
     p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
+    p.add_argument("--matching-initial", default="estimated", choices=("estimated", "free"),
+                   help="initial state of each matching window (see lnn.trajectory_matching)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/noise", help="folder for figures and results.json")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
