@@ -34,7 +34,7 @@ import optax
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lnn import data as data_mod
-from lnn import io
+from lnn import io, mechanics
 from lnn.data import Dataset
 from lnn.errors import DataError, TrainingDivergedError
 
@@ -82,9 +82,16 @@ def learning_rate(step, total, config: TrainConfig):
     return jnp.where(step < config.warmup_steps, config.learning_rate * warm, cosine)
 
 
-def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
-    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring)."""
-    pred = jax.vmap(model.acceleration)(q, qdot)
+def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1", force=None):
+    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring).
+
+    ``force``, shape ``(B, n)``, is the generalized force τ acting at each state
+    (a driven system); the model's accelerations are then those under τ.
+    """
+    if force is None:
+        pred = jax.vmap(model.acceleration)(q, qdot)
+    else:
+        pred = jax.vmap(model.acceleration)(q, qdot, force)
     r = (pred - qddot) / scale
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
 
@@ -101,11 +108,13 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer):
 
     def one_step(carry, key):
         params, opt_state, step, bad_run, arrays, total = carry
-        q, qdot, qddot, scale = arrays
+        q, qdot, qddot, scale, force = arrays
         idx = jax.random.randint(key, (config.batch_size,), 0, q.shape[0])
+        force_batch = None if force is None else force[idx]
 
         def loss_fn(p):
-            return acceleration_loss(eqx.combine(p, static), q[idx], qdot[idx], qddot[idx], scale, config.loss)
+            return acceleration_loss(eqx.combine(p, static), q[idx], qdot[idx], qddot[idx], scale, config.loss,
+                                     force_batch)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         finite = jnp.isfinite(loss) & jnp.all(
@@ -138,10 +147,11 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer):
 def _validation_fn(config: TrainConfig, static, max_states: int = 4096):
     @eqx.filter_jit
     def val(params, arrays):
-        q, qdot, qddot, scale = arrays
-        return acceleration_loss(eqx.combine(params, static), q, qdot, qddot, scale, config.loss)
+        q, qdot, qddot, scale, force = arrays
+        return acceleration_loss(eqx.combine(params, static), q, qdot, qddot, scale, config.loss, force)
 
-    return lambda params, arrays: float(val(params, tuple(a[:max_states] if a.ndim == 2 else a for a in arrays)))
+    return lambda params, arrays: float(val(params, tuple(
+        a[:max_states] if a is not None and a.ndim == 2 else a for a in arrays)))
 
 
 def fit(
@@ -180,8 +190,12 @@ def fit(
     params, static = eqx.partition(model, eqx.is_inexact_array)
     dtype = jax.tree.leaves(params)[0].dtype
     scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
-    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale)
-    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale)
+    if (dataset.force is None) != (val_dataset.force is None):
+        raise DataError("the training and validation datasets must both have generalized forces or both not.")
+    if dataset.force is not None:
+        mechanics.check_takes_force(model, dataset.dof)
+    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale, _force_array(dataset, dtype))
+    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale, _force_array(val_dataset, dtype))
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
@@ -267,6 +281,10 @@ def fit(
             if finished:
                 break
     return eqx.combine(best_params, static), state["history"]
+
+
+def _force_array(dataset: Dataset, dtype):
+    return None if dataset.force is None else jnp.asarray(dataset.force, dtype=dtype)
 
 
 def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved):

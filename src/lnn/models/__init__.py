@@ -2,6 +2,8 @@
 
 * :class:`LagrangianNN` — learns L(q, q̇); q̈ from Euler–Lagrange.
 * :class:`Baseline` — learns q̈ directly (black box).
+* :class:`Dissipative` — a Lagrangian model with learned friction
+  (:class:`RayleighDissipation`); see :func:`with_dissipation`.
 """
 
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 import jax
 
 from lnn.models.baseline import Baseline
+from lnn.models.dissipation import Dissipative, RayleighDissipation, with_dissipation
 from lnn.models.lagrangian import LagrangianNN
 
-KINDS = {"LagrangianNN": LagrangianNN, "Baseline": Baseline}
+KINDS = {"LagrangianNN": LagrangianNN, "Baseline": Baseline, "Dissipative": Dissipative}
 
 
 def from_config(config: dict[str, Any]):
@@ -20,8 +23,11 @@ def from_config(config: dict[str, Any]):
     kind = config.pop("kind", None)
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {sorted(KINDS)}.")
+    if hasattr(KINDS[kind], "from_config"):  # composite models rebuild their parts
+        return KINDS[kind].from_config(config)
     config["angles"] = tuple(config["angles"])
     return KINDS[kind](key=jax.random.key(0), **config)
 
 
-__all__ = ["Baseline", "LagrangianNN", "KINDS", "from_config"]
+__all__ = ["Baseline", "Dissipative", "LagrangianNN", "KINDS", "RayleighDissipation", "from_config",
+           "with_dissipation"]

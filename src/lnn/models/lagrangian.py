@@ -72,9 +72,9 @@ class LagrangianNN(MLPModel):
             L = L + 0.5 * jnp.exp(self.log_kinetic) * jnp.dot(v, v)
         return L
 
-    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
-        """q̈ for one state, from the Euler–Lagrange equations of L_θ."""
-        return mechanics.dynamics(self)(q, qdot)
+    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"], tau=None) -> Float[Array, "n"]:
+        """q̈ for one state, from the Euler–Lagrange equations of L_θ (τ: generalized force, optional)."""
+        return mechanics.dynamics(self)(q, qdot, tau)
 
     def _extra_config(self) -> dict[str, Any]:
         return {"kinetic_prior": self.log_kinetic is not None}
