@@ -96,6 +96,40 @@ def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1", force=None
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
 
 
+@dataclasses.dataclass(frozen=True)
+class AccelerationObjective:
+    """The default objective of :func:`fit`: :func:`acceleration_loss` on states with known q̈.
+
+    An objective tells :func:`fit` what one training sample is and how a batch
+    of them is scored, so that other ways of learning (e.g.
+    :class:`lnn.trajectory_matching.TrajectoryObjective`) reuse the same
+    optimiser, schedule, validation, checkpoints and progress:
+
+    * ``prepare(train, val, dtype) -> (train_samples, val_samples, constants)``:
+      tuples of arrays whose leading axis indexes samples (minibatches pick
+      along it), and arrays shared by every batch (e.g. normalising scales);
+    * ``loss(model, samples, constants) -> scalar``.
+    """
+
+    kind: str = "l1"
+
+    def prepare(self, train: Dataset, val: Dataset, dtype):
+        # A driven system's samples carry the generalized force τ as a fourth array.
+        if (train.force is None) != (val.force is None):
+            raise DataError("the training and validation datasets must both have generalized forces or both not.")
+        scale = jnp.asarray(data_mod.acceleration_scale(train), dtype=dtype)
+        return _samples(train, dtype), _samples(val, dtype), (scale,)
+
+    def loss(self, model, samples, constants):
+        q, qdot, qddot, *force = samples
+        return acceleration_loss(model, q, qdot, qddot, *constants, self.kind, *force)
+
+
+def _samples(dataset: Dataset, dtype) -> tuple:
+    force = () if dataset.force is None else (jnp.asarray(dataset.force, dtype=dtype),)
+    return (*data_mod.as_arrays(dataset, dtype), *force)
+
+
 def _optimizer(config: TrainConfig):
     # Schedule applied by hand in the step (lr * update), so the chain is
     # schedule-free and its state does not depend on the total step count.
@@ -103,18 +137,16 @@ def _optimizer(config: TrainConfig):
     return optax.chain(*clip, optax.scale_by_adam())
 
 
-def _make_chunk_fn(config: TrainConfig, static, optimizer):
+def _make_chunk_fn(config: TrainConfig, static, optimizer, objective):
     """A jitted function running ``config.chunk`` steps with ``lax.scan``."""
 
     def one_step(carry, key):
         params, opt_state, step, bad_run, arrays, total = carry
-        q, qdot, qddot, scale, force = arrays
-        idx = jax.random.randint(key, (config.batch_size,), 0, q.shape[0])
-        force_batch = None if force is None else force[idx]
+        samples, constants = arrays
+        idx = jax.random.randint(key, (config.batch_size,), 0, samples[0].shape[0])
 
         def loss_fn(p):
-            return acceleration_loss(eqx.combine(p, static), q[idx], qdot[idx], qddot[idx], scale, config.loss,
-                                     force_batch)
+            return objective.loss(eqx.combine(p, static), tuple(a[idx] for a in samples), constants)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         finite = jnp.isfinite(loss) & jnp.all(
@@ -144,14 +176,13 @@ def _make_chunk_fn(config: TrainConfig, static, optimizer):
     return chunk
 
 
-def _validation_fn(config: TrainConfig, static, max_states: int = 4096):
+def _validation_fn(static, objective, max_states: int = 4096):
     @eqx.filter_jit
     def val(params, arrays):
-        q, qdot, qddot, scale, force = arrays
-        return acceleration_loss(eqx.combine(params, static), q, qdot, qddot, scale, config.loss, force)
+        samples, constants = arrays
+        return objective.loss(eqx.combine(params, static), samples, constants)
 
-    return lambda params, arrays: float(val(params, tuple(
-        a[:max_states] if a is not None and a.ndim == 2 else a for a in arrays)))
+    return lambda params, arrays: float(val(params, (tuple(a[:max_states] for a in arrays[0]), arrays[1])))
 
 
 def fit(
@@ -165,6 +196,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     label: str = "training",
+    objective=None,
 ):
     """Train ``model`` on ``dataset``; returns ``(best_model, history)``.
 
@@ -176,6 +208,9 @@ def fit(
         key: PRNG key (split, minibatches). Same key, same numbers.
         out: run folder for ``metrics.csv`` and checkpoints (optional).
         resume: continue from ``out/checkpoints/last.ckpt`` if it exists.
+        objective: what is fitted (default: :class:`AccelerationObjective`
+            with ``config.loss``); ``dataset`` is whatever it prepares (it
+            needs ``len``, ``dof``, ``trajectory`` and ``subset`` for the split).
     Returns:
         The model with the lowest validation loss, and a list of dicts (one per
         evaluation: step, time, train_loss, val_loss, learning_rate, skipped).
@@ -189,18 +224,16 @@ def fit(
         dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     dtype = jax.tree.leaves(params)[0].dtype
-    scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
-    if (dataset.force is None) != (val_dataset.force is None):
-        raise DataError("the training and validation datasets must both have generalized forces or both not.")
-    if dataset.force is not None:
+    if getattr(dataset, "force", None) is not None:
         mechanics.check_takes_force(model, dataset.dof)
-    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale, _force_array(dataset, dtype))
-    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale, _force_array(val_dataset, dtype))
+    objective = AccelerationObjective(config.loss) if objective is None else objective
+    train_samples, val_samples, constants = objective.prepare(dataset, val_dataset, dtype)
+    train_arrays, val_arrays = (train_samples, constants), (val_samples, constants)
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)
-    chunk_fn = _make_chunk_fn(config, static, optimizer)
-    val_fn = _validation_fn(config, static)
+    chunk_fn = _make_chunk_fn(config, static, optimizer, objective)
+    val_fn = _validation_fn(static, objective)
 
     state = {"step": 0, "elapsed": 0.0, "history": [], "best_val": math.inf, "total": config.steps}
     rng = k_train
@@ -281,10 +314,6 @@ def fit(
             if finished:
                 break
     return eqx.combine(best_params, static), state["history"]
-
-
-def _force_array(dataset: Dataset, dtype):
-    return None if dataset.force is None else jnp.asarray(dataset.force, dtype=dtype)
 
 
 def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state, improved):
