@@ -80,7 +80,7 @@ def train(
                                          "else double_pendulum)"),
     data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate` "
                                              "(default: generate --n-train random states)"),
-    model: str = typer.Option("lnn", help="'lnn' or 'baseline'"),
+    model: str = typer.Option("lnn", help="'lnn', 'baseline' or 'lnn+dissipation' (an LNN with learned friction)"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
     steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
                                         "the schedule to --budget)"),

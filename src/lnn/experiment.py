@@ -27,10 +27,10 @@ import numpy as np
 from lnn import data as data_mod
 from lnn import io, metrics, plot, systems
 from lnn.errors import LnnError
-from lnn.models import Baseline, LagrangianNN
+from lnn.models import Baseline, LagrangianNN, with_dissipation
 from lnn.train import TrainConfig, fit
 
-MODEL_NAMES = ("lnn", "baseline")
+MODEL_NAMES = ("lnn", "baseline", "lnn+dissipation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ExperimentConfig:
     """Settings of :func:`run`. ``budget`` is wall-clock seconds of training per model."""
 
     system: str = "double_pendulum"
-    models: tuple[str, ...] = MODEL_NAMES
+    models: tuple[str, ...] = ("lnn", "baseline")
     n_train: int = 100_000
     budget: float = 150.0
     steps: int | None = None
@@ -91,6 +91,10 @@ def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, ke
                   qdot_scale=qdot_scale, dtype=dtype, **options)
     if name == "lnn":
         return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
+    if name == "lnn+dissipation":  # the same LNN with a learned Rayleigh dissipation composed onto it
+        k_lnn, k_friction = jax.random.split(key)
+        common["key"] = k_lnn
+        return with_dissipation(LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common), key=k_friction)
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         return Baseline(system.dof, accel_scale=accel, **common)

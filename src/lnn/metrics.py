@@ -44,7 +44,7 @@ import numpy as np
 from scipy.integrate import cumulative_simpson
 
 from lnn import mechanics
-from lnn.errors import ShapeError
+from lnn.errors import ShapeError, SingularMassMatrixError
 from lnn.integrate import rollout
 from lnn.systems import System
 
@@ -269,12 +269,15 @@ def damping_report(model, q_rest=None, *, inertia=None) -> dict:
       mode decays as e^{−γt}), ``decay_time`` 1/γ (s), ``damping_ratio``
       ζ = γ / (2ω), ``quality_factor`` Q = 1/(2ζ);
     * ``rate_matrix`` Γ = M⁻¹K (1/s), unchanged if L and D are scaled together;
+    * ``mass_matrix`` M and ``damping_matrix`` K in the model's own units, which
+      are physical (kg·m², N·m·s/rad) only when training fixed the scale of L,
+      i.e. with generalized forces τ in physical units;
     * with the true ``inertia`` (the mass matrix, ``(n, n)`` or a scalar, e.g. m l²
       in kg·m²), the damping coefficients ``coefficient`` = inertia · Γ (N·m·s/rad
       for angles, N·s/m for lengths).
     """
     L, D = model.lagrangian, model.dissipation
-    n = model.dof
+    n = D.dof
     q_rest = jnp.zeros((n,)) if q_rest is None else jnp.asarray(q_rest, dtype=float).reshape(n)
 
     @jax.jit
@@ -283,6 +286,12 @@ def damping_report(model, q_rest=None, *, inertia=None) -> dict:
         return mechanics.mass_matrix(L, q, zero), D.matrix(q), -jax.hessian(L, argnums=0)(q, zero)
 
     M, K, S = (np.asarray(a) for a in matrices(q_rest))
+    if not np.all(np.linalg.eigvalsh(M) > 0):
+        raise SingularMassMatrixError(
+            f"the learned ∂²L/∂q̇² at the rest configuration {np.asarray(q_rest).tolist()} is not positive definite "
+            f"(eigenvalues {np.linalg.eigvalsh(M).tolist()}), so the model has no damped normal modes there; "
+            "train longer or pick a rest configuration inside the training data."
+        )
     omega2, modes = _generalized_eigh(S, M)
     rates = np.einsum("in,ij,jn->n", modes, K, modes) / np.einsum("in,ij,jn->n", modes, M, modes)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -290,6 +299,8 @@ def damping_report(model, q_rest=None, *, inertia=None) -> dict:
         zeta = rates / (2 * omega)
         report = {
             "rate_matrix": np.linalg.solve(M, K).tolist(),
+            "mass_matrix": M.tolist(),
+            "damping_matrix": K.tolist(),
             "frequency": omega.tolist(),
             "rate": rates.tolist(),
             "decay_time": (1.0 / rates).tolist(),
