@@ -20,7 +20,7 @@ def _potential(name, q, p):
     if name == "double_pendulum":
         return (-(p["m1"] + p["m2"]) * p["g"] * p["l1"] * jnp.cos(q[..., 0])
                 - p["m2"] * p["g"] * p["l2"] * jnp.cos(q[..., 1]))
-    if name == "pendulum":
+    if name in ("pendulum", "damped_pendulum"):
         return -p["m"] * p["g"] * p["l"] * jnp.cos(q[..., 0])
     if name == "spring":
         return 0.5 * p["k"] * q[..., 0] ** 2
@@ -105,7 +105,7 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
 
 
 CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0},
-           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}}
+           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}, "damped_pendulum": {"g": 3.0, "b": 0.3}}
 
 
 @pytest.mark.parametrize("name", SYSTEM_NAMES)

@@ -94,8 +94,8 @@ def train(
     method: str = typer.Option("matching", help="how to learn from measured positions: 'matching' (trajectory "
                                "matching over short windows) or 'derivatives' (smoothed q̇, q̈, then the "
                                "acceleration loss)"),
-    model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)) "
-                              "or 'baseline' (black box)"),
+    model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
+                              "'baseline' (black box) or 'lnn+dissipation' (an LNN with learned friction)"),
     n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
     steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
                                         "the schedule to --budget)"),

@@ -43,6 +43,9 @@ class Dataset:
         trajectory: shape ``(N,)``, int id of the motion each state belongs to.
         t: shape ``(N,)``, time of each state within its motion (0 for independent states).
         metadata: JSON-ready dict (system, generator, seed, ...).
+        force: optional shape ``(N, n)``, the generalized force τ acting at each
+            state (measured torques, controls), so that M q̈ = … + τ; ``None``
+            when nothing drives the system.
     """
 
     q: np.ndarray
@@ -51,9 +54,10 @@ class Dataset:
     trajectory: np.ndarray
     t: np.ndarray
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    force: np.ndarray | None = None
 
     def __post_init__(self):
-        names = ("q", "qdot", "qddot")
+        names = ("q", "qdot", "qddot") + (("force",) if self.force is not None else ())
         arrays = [np.asarray(getattr(self, k), dtype=float) for k in names]
         if arrays[0].ndim != 2:
             raise DataError(f"q must have shape (N, n); got {arrays[0].shape}.")
@@ -92,15 +96,22 @@ class Dataset:
             qddot=self.qddot[mask_or_index],
             trajectory=self.trajectory[mask_or_index],
             t=self.t[mask_or_index],
+            force=None if self.force is None else self.force[mask_or_index],
         )
 
 
 def random_states(system: System, key: jax.Array, n: int, *, max_energy: float | None = None) -> Dataset:
-    """``n`` independent states from ``system.sample_states`` with exact accelerations."""
+    """``n`` independent states from ``system.sample_states`` with exact accelerations (friction included)."""
     if n < 1:
         raise DataError(f"the number of states must be at least 1; got {n}.")
+    if system.force_fn is not None:
+        raise DataError(f"{system.name} is driven by a force of time, which independent states do not have; "
+                        "generate trajectories instead (`lnn.data.trajectories`).")
     q, qdot = system.sample_states(key, n, max_energy=max_energy)
-    qddot = mechanics.accelerations(system.lagrangian, q, qdot)
+    if system.dissipation_fn is None:
+        qddot = mechanics.accelerations(system.lagrangian, q, qdot)
+    else:
+        qddot = jax.jit(jax.vmap(system.acceleration))(q, qdot)
     meta = {"system": system.summary(), "generator": "random_states", "n": n, "max_energy": max_energy}
     return Dataset(np.asarray(q), np.asarray(qdot), np.asarray(qddot), np.arange(n), np.zeros(n), meta)
 
@@ -120,6 +131,10 @@ def trajectories(
     ``noise`` adds Gaussian noise to q, q̇ and q̈ with standard deviation
     ``noise`` × the spread (standard deviation) of each column, as a
     measurement would; the accelerations stay those of the clean states.
+
+    A system with friction (``system.dissipation_fn``) loses energy along the
+    motions; a driven one (``system.force_fn``) is pushed by τ(t), which is
+    recorded, noise-free, in ``Dataset.force``.
     """
     if n_trajectories < 1:
         raise DataError(f"n_trajectories must be at least 1; got {n_trajectories}.")
@@ -131,8 +146,16 @@ def trajectories(
     q0, qdot0 = system.sample_states(k_init, n_trajectories, max_energy=max_energy)
     frames = int(round(duration * fps)) + 1
     ts = np.arange(frames) / fps
-    q, qdot = rollout(system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8", rtol=1e-10, atol=1e-10)
-    qddot = mechanics.accelerations(system.lagrangian, q, qdot)
+    conservative = system.dissipation_fn is None and system.force_fn is None
+    tau = None if system.force_fn is None else jax.vmap(system.force)(jnp.asarray(ts))  # (T, n)
+    q, qdot = rollout(system.lagrangian if conservative else system.acceleration, q0, qdot0, ts,
+                      method="adaptive", solver="dopri8", rtol=1e-10, atol=1e-10,
+                      force=None if tau is None else system.force)
+    if conservative:
+        qddot = mechanics.accelerations(system.lagrangian, q, qdot)
+    else:
+        f = jax.jit(jax.vmap(jax.vmap(system.acceleration)))
+        qddot = f(q, qdot) if tau is None else f(q, qdot, jnp.broadcast_to(tau, q.shape))
     arrays = [np.asarray(a).reshape(-1, system.dof) for a in (q, qdot, qddot)]
     if noise > 0:
         keys = jax.random.split(k_noise, 3)
@@ -150,7 +173,8 @@ def trajectories(
         "noise": noise,
         "max_energy": max_energy,
     }
-    return Dataset(*arrays, traj, np.tile(ts, n_trajectories), meta)
+    force = None if tau is None else np.tile(np.asarray(tau), (n_trajectories, 1))
+    return Dataset(*arrays, traj, np.tile(ts, n_trajectories), meta, force=force)
 
 
 def split(dataset: Dataset, fraction: float, key: jax.Array) -> tuple[Dataset, Dataset]:
@@ -173,6 +197,8 @@ def save(dataset: Dataset, path: str | os.PathLike) -> Path:
     """Write ``dataset`` to ``path`` (``.npz``) atomically."""
     meta = json.dumps({"format": FORMAT, **dataset.metadata})
 
+    extra = {} if dataset.force is None else {"force": dataset.force}
+
     def write(f):
         np.savez(
             f,
@@ -182,6 +208,7 @@ def save(dataset: Dataset, path: str | os.PathLike) -> Path:
             trajectory=dataset.trajectory,
             t=dataset.t,
             metadata=np.array(meta),
+            **extra,
         )
 
     return io.atomic_write(path, write)
@@ -196,6 +223,7 @@ def load(path: str | os.PathLike) -> Dataset:
         with np.load(_io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
             meta = json.loads(str(f["metadata"]))
             arrays = {k: f[k] for k in ("q", "qdot", "qddot", "trajectory", "t")}
+            arrays["force"] = f["force"] if "force" in f.files else None
     except Exception:  # not a zip, truncated, wrong members, bad JSON: all "not ours"
         meta = None
     if not isinstance(meta, dict) or meta.pop("format", None) != FORMAT:

@@ -27,10 +27,10 @@ import numpy as np
 from lnn import data as data_mod
 from lnn import io, metrics, plot, systems
 from lnn.errors import LnnError
-from lnn.models import Baseline, LagrangianNN, StructuredLagrangian
+from lnn.models import Baseline, LagrangianNN, StructuredLagrangian, with_dissipation
 from lnn.train import TrainConfig, fit
 
-MODEL_NAMES = ("lnn", "structured", "baseline")
+MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation")
 DEFAULT_MODELS = ("lnn", "baseline")
 
 
@@ -97,6 +97,10 @@ def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, ke
         return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
     if name == "structured":
         return StructuredLagrangian(system.dof, **common)
+    if name == "lnn+dissipation":  # the same LNN with a learned Rayleigh dissipation composed onto it
+        k_lnn, k_friction = jax.random.split(key)
+        common["key"] = k_lnn
+        return with_dissipation(LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common), key=k_friction)
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         return Baseline(system.dof, accel_scale=accel, **common)

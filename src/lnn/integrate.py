@@ -9,6 +9,10 @@ Two methods, for any dynamics (a model, a Lagrangian, or ``f(q, qdot) -> qddot``
 
 Neither is symplectic; at the default tolerances their energy error is far below
 what a learned model's own error produces (see the tests).
+
+A driven system takes a generalized force τ(t) (``force=``): a function of time,
+or values at the output times, linearly interpolated in between (measured
+torques). The dynamics are then called as ``f(q, qdot, tau)``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from lnn.errors import ShapeError
-from lnn.mechanics import as_dynamics, as_state
+from lnn.errors import DataError, ShapeError
+from lnn.mechanics import as_dynamics, as_force, as_state, check_takes_force
 
 SOLVERS = {"tsit5": diffrax.Tsit5, "dopri8": diffrax.Dopri8, "dopri5": diffrax.Dopri5}
 
@@ -41,6 +45,7 @@ def rollout(
     rtol: float = 1e-8,
     atol: float = 1e-8,
     max_steps: int = 1_000_000,
+    force: Callable | Float[Array, "... T n"] | None = None,
 ) -> tuple[Float[Array, "... T n"], Float[Array, "... T n"]]:
     """Integrate from ``(q0, qdot0)`` at time ``ts[0]`` and return ``(q, qdot)`` at every ``ts``.
 
@@ -51,6 +56,10 @@ def rollout(
         ts: strictly increasing output times, shape ``(T,)``, ``T >= 2``.
         method: ``"rk4"`` (fixed step ``dt``) or ``"adaptive"`` (Diffrax ``solver``
             with ``rtol``/``atol``).
+        force: generalized force τ(t): a function ``t -> (n,)`` (jax-traceable, the
+            same for every initial condition), or its values at ``ts``, shape
+            ``(T, n)`` or ``(..., T, n)`` (one series per initial condition),
+            linearly interpolated between output times.
     Returns:
         ``q, qdot`` of shape ``(..., T, n)``; the first frame is the initial state.
     """
@@ -75,13 +84,47 @@ def rollout(
         raise ValueError(f"unknown method {method!r}; choose 'rk4' or 'adaptive'.")
     batch = q0.shape[:-1]
     n = q0.shape[-1]
+    force_fn, force_values = _force_input(dynamics_or_lagrangian, force, q0, ts)
+    if force_values is not None:
+        force_values = force_values.reshape(-1, ts.size, n)
     qs, vs = _rollout_batch(dynamics_or_lagrangian, q0.reshape(-1, n), qdot0.reshape(-1, n),
-                            jnp.asarray(ts, dtype=q0.dtype), settings)
+                            jnp.asarray(ts, dtype=q0.dtype), settings, force_fn, force_values)
     return qs.reshape(*batch, ts.size, n), vs.reshape(*batch, ts.size, n)
 
 
+def _force_input(model_or_fn, force, q0, ts):
+    """Check ``force`` and return (τ as a static function of t, or None; τ samples ``(..., T, n)``, or None)."""
+    if force is None:
+        return None, None
+    n = q0.shape[-1]
+    if callable(force):
+        out = jax.eval_shape(force, jnp.asarray(ts[0], dtype=q0.dtype))
+        if out.shape != (n,):
+            raise ShapeError(f"the force function must return shape ({n},) for a time t; it returned {out.shape}.")
+        values = None
+    else:
+        values = as_force(force, n, q0.dtype)
+        if values.ndim < 2 or values.shape[-2] != ts.size:
+            raise ShapeError(
+                f"force samples must have shape (T, {n}) or (..., T, {n}) with T = {ts.size} output times; "
+                f"got {tuple(values.shape)}."
+            )
+        try:
+            values = jnp.broadcast_to(values, (*q0.shape[:-1], ts.size, n))
+        except ValueError:
+            raise ShapeError(
+                f"force samples of shape {tuple(values.shape)} do not fit {q0.shape[:-1]} initial conditions; "
+                f"give (T, {n}) for one series shared by all, or one series per initial condition."
+            ) from None
+        if not bool(jnp.all(jnp.isfinite(values))):
+            raise DataError("the force samples contain NaN/inf; repair or drop those frames.")
+        force = None
+    check_takes_force(model_or_fn, n)
+    return force, values
+
+
 @eqx.filter_jit
-def _rollout_batch(model_or_fn, q0, v0, ts, settings):
+def _rollout_batch(model_or_fn, q0, v0, ts, settings, force_fn=None, force_values=None):
     # Compiled once per (model structure or function, shapes, settings): the
     # model's arrays are traced, everything else is static, so repeated calls
     # with the same shapes reuse the program.
@@ -91,33 +134,40 @@ def _rollout_batch(model_or_fn, q0, v0, ts, settings):
     else:
         _, solver, rtol, atol, max_steps = settings
         run = partial(_adaptive_rollout, f, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
-    return jax.vmap(run, in_axes=(0, 0, None))(q0, v0, ts)
+    if force_values is not None:
+        # τ between frames: linear interpolation of the samples, per coordinate.
+        def one(q0, v0, values):
+            tau = lambda t: jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, values)  # noqa: E731
+            return run(q0, v0, ts, tau=tau)
+
+        return jax.vmap(one)(q0, v0, force_values)
+    return jax.vmap(partial(run, tau=force_fn), in_axes=(0, 0, None))(q0, v0, ts)
 
 
-def _vector_field(f, y):
+def _vector_field(f, t, y, tau):
     q, v = y
-    return v, f(q, v)
+    return v, (f(q, v) if tau is None else f(q, v, tau(t)))
 
 
-def _rk4_rollout(f, q0, v0, ts, *, substeps):
-    def step(y, h):
-        k1 = _vector_field(f, y)
-        k2 = _vector_field(f, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1))
-        k3 = _vector_field(f, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2))
-        k4 = _vector_field(f, jax.tree.map(lambda a, k: a + h * k, y, k3))
+def _rk4_rollout(f, q0, v0, ts, *, substeps, tau=None):
+    def step(t, y, h):
+        k1 = _vector_field(f, t, y, tau)
+        k2 = _vector_field(f, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1), tau)
+        k3 = _vector_field(f, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2), tau)
+        k4 = _vector_field(f, t + h, jax.tree.map(lambda a, k: a + h * k, y, k3), tau)
         return jax.tree.map(lambda a, b, c, d, e: a + h / 6 * (b + 2 * c + 2 * d + e), y, k1, k2, k3, k4)
 
     def interval(y, span):
         h = (span[1] - span[0]) / substeps
-        y = jax.lax.fori_loop(0, substeps, lambda _, s: step(s, h), y)
+        y = jax.lax.fori_loop(0, substeps, lambda i, s: step(span[0] + i * h, s, h), y)
         return y, y
 
     _, (qs, vs) = jax.lax.scan(interval, (q0, v0), jnp.stack([ts[:-1], ts[1:]], axis=1))
     return jnp.concatenate([q0[None], qs]), jnp.concatenate([v0[None], vs])
 
 
-def _adaptive_rollout(f, q0, v0, ts, *, solver, rtol, atol, max_steps):
-    term = diffrax.ODETerm(lambda t, y, args: _vector_field(f, y))
+def _adaptive_rollout(f, q0, v0, ts, *, solver, rtol, atol, max_steps, tau=None):
+    term = diffrax.ODETerm(lambda t, y, args: _vector_field(f, t, y, tau))
     sol = diffrax.diffeqsolve(
         term,
         SOLVERS[solver](),

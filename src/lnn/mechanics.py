@@ -12,6 +12,18 @@ A Lagrangian is any function ``L(q, qdot) -> scalar`` written with ``jax.numpy``
   explicit time dependence),
 * canonical momenta :math:`p = \partial_{\dot q} L`.
 
+Dissipation and driving forces compose onto the conservative dynamics (they are
+arguments, not model classes). A Rayleigh dissipation function
+:math:`D(q, \dot q) = \tfrac12 \dot q^\top K(q)\, \dot q` with K positive
+semi-definite (:func:`rayleigh`) and generalized forces τ (measured torques,
+controls) enter the right-hand side:
+
+.. math:: M\,\ddot q = \partial_q L - (\partial_q \partial_{\dot q}^\top L)\,\dot q
+          - \partial_{\dot q} D + \tau
+
+and the energy then obeys :math:`\dot E = -\dot q\cdot\partial_{\dot q} D + \dot q\cdot\tau`
+(:func:`dissipated_power`, checked along rollouts by ``lnn.metrics.energy_balance``).
+
 Only what the formula needs is computed: the gradient of L is linearised once
 and pushed along the n unit q̇-tangents (the q̇-block of the Hessian, M) and along
 the single tangent (q̇, 0) (the mixed term times q̇). The full 2n × 2n Hessian is
@@ -31,10 +43,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from lnn.errors import ShapeError, SingularMassMatrixError
+from lnn.errors import DataError, ShapeError, SingularMassMatrixError
 
 Lagrangian = Callable[[Array, Array], Array]
-Dynamics = Callable[[Array, Array], Array]
+Dynamics = Callable[..., Array]  # f(q, qdot[, tau]) -> qddot
+Dissipation = Callable[[Array, Array], Array]  # D(q, qdot) -> scalar
 
 
 def as_state(q, qdot) -> tuple[Array, Array]:
@@ -68,13 +81,25 @@ SOLVERS = ("auto", "dense", "cg")
 CG_FROM_DOF = 48
 
 
-def _acceleration(L: Lagrangian, q: Array, qdot: Array) -> Array:
+def _right_hand_side(dL_dq, mixed, q, qdot, dissipation, tau):
+    """∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇ − ∂D/∂q̇ + τ: what M q̈ equals."""
+    rhs = dL_dq - mixed
+    if dissipation is not None:
+        rhs = rhs - jax.grad(dissipation, argnums=1)(q, qdot)
+    if tau is not None:
+        rhs = rhs + tau
+    return rhs
+
+
+def _acceleration(L: Lagrangian, q: Array, qdot: Array, dissipation: Dissipation | None = None,
+                  tau: Array | None = None) -> Array:
     dL_dq, _, M, mixed = _terms(L, q, qdot)
-    return jnp.linalg.solve(M, dL_dq - mixed)
+    return jnp.linalg.solve(M, _right_hand_side(dL_dq, mixed, q, qdot, dissipation, tau))
 
 
-def _acceleration_cg(L: Lagrangian, q: Array, qdot: Array, tol: float | None, maxiter: int | None) -> Array:
-    r"""q̈ by conjugate gradients on M x = ∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇, never forming M.
+def _acceleration_cg(L: Lagrangian, q: Array, qdot: Array, tol: float | None, maxiter: int | None,
+                     dissipation: Dissipation | None = None, tau: Array | None = None) -> Array:
+    r"""q̈ by conjugate gradients on M x = ∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇ (− ∂D/∂q̇ + τ), never forming M.
 
     Each iteration is one Hessian-vector product M v, a push of (0, v) through the
     linearised gradient. CG is guaranteed to converge only for a symmetric
@@ -89,7 +114,7 @@ def _acceleration_cg(L: Lagrangian, q: Array, qdot: Array, tol: float | None, ma
     (dL_dq, _), push = jax.linearize(jax.grad(L, argnums=(0, 1)), q, qdot)
     zeros = jnp.zeros_like(q)
     hvp = lambda v: push(zeros, v)[1]  # noqa: E731
-    b = dL_dq - push(qdot, zeros)[1]
+    b = _right_hand_side(dL_dq, push(qdot, zeros)[1], q, qdot, dissipation, tau)
     tol = (1e-10 if q.dtype == jnp.float64 else 1e-5) if tol is None else tol
     maxiter = 2 * q.shape[0] if maxiter is None else maxiter
     x, _ = jax.scipy.sparse.linalg.cg(hvp, b, tol=tol, maxiter=maxiter)
@@ -98,11 +123,13 @@ def _acceleration_cg(L: Lagrangian, q: Array, qdot: Array, tol: float | None, ma
     return jnp.where(converged, x, jnp.nan)
 
 
-def dynamics(L: Lagrangian, *, solver: str = "auto", tol: float | None = None,
-             maxiter: int | None = None) -> Dynamics:
-    """Build the dynamics ``f(q, qdot) -> qddot`` of a Lagrangian, for one state ``(n,)``.
+def dynamics(L: Lagrangian, dissipation: Dissipation | None = None, *, solver: str = "auto",
+             tol: float | None = None, maxiter: int | None = None) -> Dynamics:
+    """Build the dynamics ``f(q, qdot, tau=None) -> qddot`` of a Lagrangian, for one state ``(n,)``.
 
-    Use this where a dynamics function is wanted (rollouts, training); it is the
+    ``dissipation`` is an optional D(q, q̇) -> scalar (see :func:`rayleigh`);
+    ``tau``, shape ``(n,)``, an optional generalized force at that state. Use this
+    where a dynamics function is wanted (rollouts, training); it is the
     unbatched, un-checked core of :func:`accelerations`.
 
     ``solver``: ``"dense"`` forms M = ∂²L/∂q̇² (n Hessian-vector products) and
@@ -115,25 +142,94 @@ def dynamics(L: Lagrangian, *, solver: str = "auto", tol: float | None = None,
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}.")
 
-    def f(q, qdot):
+    def f(q, qdot, tau=None):
         if solver == "cg" or (solver == "auto" and q.shape[0] >= CG_FROM_DOF):
-            return _acceleration_cg(L, q, qdot, tol, maxiter)
-        return _acceleration(L, q, qdot)
+            return _acceleration_cg(L, q, qdot, tol, maxiter, dissipation, tau)
+        return _acceleration(L, q, qdot, dissipation, tau)
 
     return f
 
 
 def accelerations(
-    L: Lagrangian, q: Float[Array, "... n"], qdot: Float[Array, "... n"], *, solver: str = "auto",
-    tol: float | None = None, maxiter: int | None = None,
+    L: Lagrangian,
+    q: Float[Array, "... n"],
+    qdot: Float[Array, "... n"],
+    *,
+    dissipation: Dissipation | None = None,
+    force: Float[Array, "... n"] | None = None,
+    solver: str = "auto",
+    tol: float | None = None,
+    maxiter: int | None = None,
 ) -> Float[Array, "... n"]:
     r"""Accelerations :math:`\ddot q` from the Euler–Lagrange equations, batched over ``...``.
 
-    ``solver``, ``tol``, ``maxiter``: see :func:`dynamics`.
+    With ``dissipation`` D and generalized ``force`` τ (broadcast against the
+    states), :math:`M\ddot q = \partial_q L - (\partial_q\partial_{\dot q}^\top L)\dot q
+    - \partial_{\dot q} D + \tau`. ``solver``, ``tol``, ``maxiter``: see :func:`dynamics`.
     """
     q, qdot = as_state(q, qdot)
-    f = dynamics(L, solver=solver, tol=tol, maxiter=maxiter)
-    return jnp.vectorize(f, signature="(n),(n)->(n)")(q, qdot)
+    f = dynamics(L, dissipation, solver=solver, tol=tol, maxiter=maxiter)
+    if force is None:
+        return jnp.vectorize(f, signature="(n),(n)->(n)")(q, qdot)
+    return jnp.vectorize(f, signature="(n),(n),(n)->(n)")(q, qdot, as_force(force, q.shape[-1], q.dtype))
+
+
+def as_force(force, n: int, dtype=None) -> Array:
+    """Check a generalized force τ: a float array whose last axis has the ``n`` coordinates."""
+    tau = jnp.asarray(force, dtype=dtype)
+    if tau.ndim == 0 or tau.shape[-1] != n:
+        raise ShapeError(
+            f"the generalized force must have one component per coordinate, shape (..., {n}); "
+            f"got {tuple(tau.shape)}."
+        )
+    return tau
+
+
+def rayleigh(damping) -> Dissipation:
+    r"""The Rayleigh dissipation function :math:`D = \tfrac12 \dot q^\top K(q)\,\dot q`.
+
+    ``damping`` is K: a constant ``(n, n)`` array, or a function ``q -> (n, n)``.
+    K must be positive semi-definite for D to dissipate (never create) energy;
+    a constant K is checked here, a function is the caller's responsibility
+    (lnn's learned one is PSD by construction, K = C Cᵀ).
+    """
+    if callable(damping):
+        K_of = damping
+    else:
+        K = jnp.asarray(damping, dtype=jnp.result_type(float))
+        if K.ndim != 2 or K.shape[0] != K.shape[1]:
+            raise ShapeError(f"the damping matrix K must be square (n, n); got {tuple(K.shape)}.")
+        eig = jnp.linalg.eigvalsh(0.5 * (K + K.T))
+        if not bool(jnp.allclose(K, K.T)) or float(eig[0]) < -1e-12 * max(float(jnp.max(jnp.abs(eig))), 1.0):
+            raise ValueError(
+                f"the damping matrix K must be symmetric positive semi-definite (eigenvalues {eig}); "
+                "a negative eigenvalue would feed energy in. Use K = C Cᵀ."
+            )
+        K_of = lambda q: K  # noqa: E731
+    return lambda q, qdot: 0.5 * qdot @ K_of(q) @ qdot
+
+
+def dissipated_power(dissipation: Dissipation, q: Float[Array, "... n"],
+                     qdot: Float[Array, "... n"]) -> Float[Array, "..."]:
+    r"""Power lost to dissipation, :math:`\dot q\cdot\partial D/\partial\dot q` (2D for Rayleigh), batched."""
+    q, qdot = as_state(q, qdot)
+    one = lambda a, b: jnp.dot(b, jax.grad(dissipation, argnums=1)(a, b))  # noqa: E731
+    return jnp.vectorize(one, signature="(n),(n)->()")(q, qdot)
+
+
+def damping_rates(L: Lagrangian, dissipation: Dissipation, q: Float[Array, "... n"]) -> Float[Array, "... n n"]:
+    r"""The damping-rate matrix :math:`\Gamma(q) = M^{-1} K` (units 1/time), shape ``(..., n, n)``.
+
+    Near rest the damped equations read :math:`\ddot q = \dots - \Gamma\dot q`, so
+    Γ is what motion measures: it does not change when L and D are multiplied
+    by the same constant (which leaves the dynamics unchanged), unlike K alone.
+    K = ∂²D/∂q̇² and M = ∂²L/∂q̇², both taken at q̇ = 0.
+    """
+    q = jnp.asarray(q, dtype=jnp.result_type(jnp.asarray(q).dtype, float))
+    zeros = jnp.zeros_like(q)
+    M = mass_matrix(L, q, zeros)
+    K = jnp.vectorize(jax.hessian(dissipation, argnums=1), signature="(n),(n)->(n,n)")(q, zeros)
+    return jnp.linalg.solve(M, K)
 
 
 def mass_matrix(
@@ -206,23 +302,36 @@ def check_mass_matrix(L: Lagrangian, q, qdot, *, max_condition: float = 1e10) ->
     return report
 
 
+def check_takes_force(model_or_lagrangian: Callable, n: int) -> None:
+    """Raise :class:`~lnn.errors.DataError` unless the dynamics accept a generalized force τ."""
+    probe = jnp.zeros((n,))
+    try:
+        jax.eval_shape(as_dynamics(model_or_lagrangian), probe, probe, probe)
+    except TypeError:
+        raise DataError(
+            f"a {type(model_or_lagrangian).__name__} takes no generalized force; model a driven system "
+            "with a Lagrangian (an LNN, optionally with dissipation) or dynamics f(q, qdot, tau)."
+        ) from None
+
+
 def as_dynamics(model_or_lagrangian: Callable) -> Dynamics:
-    """Turn a model, a Lagrangian or a dynamics function into ``f(q, qdot) -> qddot``.
+    """Turn a model, a Lagrangian or a dynamics function into ``f(q, qdot[, tau]) -> qddot``.
 
     Objects with an ``acceleration`` method (every lnn model) use it. A plain
     callable is a Lagrangian if it returns a scalar for one state, and is taken
-    as a dynamics function if it returns one value per coordinate.
+    as a dynamics function if it returns one value per coordinate (it is then
+    called with a generalized force ``tau`` only when one is given).
     """
     if hasattr(model_or_lagrangian, "acceleration"):
         return model_or_lagrangian.acceleration
     fn = model_or_lagrangian
 
-    def f(q, qdot):
+    def f(q, qdot, tau=None):
         out = jax.eval_shape(fn, q, qdot)
         if out.shape == ():
-            return dynamics(fn)(q, qdot)
+            return dynamics(fn)(q, qdot, tau)
         if out.shape == q.shape:
-            return fn(q, qdot)
+            return fn(q, qdot) if tau is None else fn(q, qdot, tau)
         raise ShapeError(
             f"a function of (q, qdot) with q{tuple(q.shape)} must return a scalar (a Lagrangian) "
             f"or an array of shape {tuple(q.shape)} (accelerations); it returned {tuple(out.shape)}."

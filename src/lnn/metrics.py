@@ -18,6 +18,19 @@ wrapped to (−π, π]. Averaged over initial conditions.
 
 **Valid-prediction time.** Per initial condition, the time until e(t) first
 exceeds ``threshold`` (0.2 by default); the median over initial conditions.
+
+**Friction and drives.** A system that loses energy to friction (Rayleigh
+dissipation D) or is pushed by a force τ(t) does not conserve E; its energy
+obeys the balance
+
+    R(t) = E(t) − E(0) + ∫₀ᵗ q̇·∂D/∂q̇ dt′ − ∫₀ᵗ q̇·τ dt′ = 0
+
+(:func:`energy_balance`). For such a system the energy error is |R(T)| / E_scale
+of the true E, D and τ along the predicted rollout (for a conservative system R
+is E(T) − E(0), the protocol above), and the metrics add the rate at which the
+energy above rest decays (:func:`energy_decay_rate`) for the prediction and the
+truth. A learned friction model is reported in physical units by
+:func:`damping_report`.
 """
 
 from __future__ import annotations
@@ -28,9 +41,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.integrate import cumulative_simpson
 
 from lnn import mechanics
-from lnn.errors import DataError
+from lnn.errors import DataError, ShapeError, SingularMassMatrixError
 from lnn.integrate import rollout
 from lnn.systems import System
 
@@ -101,8 +115,14 @@ def true_rollouts(system: System, *, key: jax.Array, protocol: Protocol = Protoc
     """Initial conditions near rest and the true motion from them (Dopri8, rtol = atol = 1e-11)."""
     q0, qdot0 = system.sample_near_rest(key, protocol.n_initial, speed=protocol.near_rest_speed)
     ts = protocol.times()
-    q, qdot = rollout(system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11)
+    conservative = system.dissipation_fn is None and system.force_fn is None
+    q, qdot = rollout(system.lagrangian if conservative else system.acceleration, q0, qdot0, ts,
+                      method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11, force=_drive(system))
     return Truth(ts, np.asarray(q), np.asarray(qdot))
+
+
+def _drive(system: System):
+    return None if system.force_fn is None else system.force
 
 
 def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Protocol(),
@@ -115,12 +135,18 @@ def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Prot
     truth = true_rollouts(system, key=key, protocol=protocol) if truth is None else truth
     ts, q_true, v_true = truth
     q0, qdot0 = q_true[:, 0], v_true[:, 0]
-    q_pred, v_pred = rollout(model, q0, qdot0, ts, method=protocol.method, dt=protocol.dt)
+    q_pred, v_pred = rollout(model, q0, qdot0, ts, method=protocol.method, dt=protocol.dt, force=_drive(system))
     q_pred, v_pred = np.asarray(q_pred), np.asarray(v_pred)
     e_pred = np.asarray(system.energy(q_pred, v_pred))
     e_true = np.asarray(system.energy(q_true, v_true))
     scale = system.energy_scale
-    per_ic = np.abs(e_pred[:, -1] - e_pred[:, 0]) / scale
+    conservative = system.dissipation_fn is None and system.force_fn is None
+    if conservative:
+        per_ic = np.abs(e_pred[:, -1] - e_pred[:, 0]) / scale
+        true_per_ic = np.abs(e_true[:, -1] - e_true[:, 0]) / scale
+    else:  # energy is not conserved: measure the violation of the true energy balance instead
+        per_ic, true_per_ic = (np.abs(_system_balance(system, ts, q, v).residual[:, -1]) / scale
+                               for q, v in ((q_pred, v_pred), (q_true, v_true)))
     failed = ~np.all(np.isfinite(q_pred) & np.isfinite(v_pred), axis=(1, 2))
     per_ic = np.where(failed | ~np.isfinite(per_ic), np.inf, per_ic)
     err = position_error(system, q_pred, q_true)
@@ -130,12 +156,16 @@ def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Prot
         "energy_error": float(np.mean(per_ic)),
         "energy_error_median": float(np.median(per_ic)),
         "energy_error_max": float(np.max(per_ic)),
-        "true_energy_error": float(np.mean(np.abs(e_true[:, -1] - e_true[:, 0]) / scale)),
+        "true_energy_error": float(np.mean(true_per_ic)),
         "failed": int(failed.sum()),
         "valid_time": float(np.median(valid)),
         "position_error_at": {f"{t:g}": float(mean_err[int(round(t * protocol.fps))])
                               for t in (1.0, 5.0, 10.0) if t <= protocol.t_end},
     }
+    if system.dissipation_fn is not None and system.force_fn is None:
+        rest = rest_energy(system)
+        metrics["energy_decay_rate"] = float(np.median(energy_decay_rate(ts, e_pred, rest)))
+        metrics["true_energy_decay_rate"] = float(np.median(energy_decay_rate(ts, e_true, rest)))
     if _is_lagrangian(model, system.dof):
         report = mechanics.mass_matrix_report(model, q0, qdot0)
         metrics["indefinite_mass_matrix_fraction"] = float(1.0 - np.mean(np.asarray(report.positive_definite)))
@@ -218,3 +248,139 @@ def observed_rollout_error(model, obs, *, horizons=(0.5, 1.0, 2.0, 5.0), thresho
     first = np.where(over.any(axis=1), tau[np.arange(len(e)), over.argmax(axis=1)], end)
     return {"rollout_error": at, "valid_time": float(np.median(first)), "threshold": threshold,
             "starts": int(len(starts)), "horizon": h_max}
+
+
+class EnergyBalance(NamedTuple):
+    """Terms of the energy balance along motions, each of shape ``(..., T)``.
+
+    ``energy`` E(t); ``dissipated`` ∫₀ᵗ q̇·∂D/∂q̇ (energy lost to friction, ≥ 0 for
+    a PSD K); ``work`` ∫₀ᵗ q̇·τ (energy put in by the drive); ``residual``
+    E(t) − E(0) + dissipated − work, which is 0 for the exact motion.
+    """
+
+    energy: np.ndarray
+    dissipated: np.ndarray
+    work: np.ndarray
+    residual: np.ndarray
+
+
+def energy_balance(lagrangian, ts, q, qdot, *, dissipation=None, force=None) -> EnergyBalance:
+    r"""The energy balance of ``lagrangian`` (with friction D and drive τ) along motions ``(..., T, n)``.
+
+    The time integrals use cumulative Simpson quadrature over the frames ``ts``
+    (``(T,)``, increasing), so their error shrinks as the 4th power of the frame
+    spacing for smooth motions. ``force`` is τ at each frame, ``(..., T, n)``.
+    """
+    ts = np.asarray(ts, dtype=float)
+    q, qdot = mechanics.as_state(q, qdot)
+    if q.ndim < 2 or q.shape[-2] != ts.size or ts.size < 3:
+        raise ShapeError(f"motions must have shape (..., T, n) with T = len(ts) >= 3; got {tuple(q.shape)} "
+                         f"for {ts.size} times.")
+    E = np.asarray(mechanics.energy(lagrangian, q, qdot))
+    zero = np.zeros_like(E)
+
+    def integral(power):
+        return cumulative_simpson(np.asarray(power), x=ts, axis=-1, initial=0.0)
+
+    lost = zero if dissipation is None else integral(mechanics.dissipated_power(dissipation, q, qdot))
+    if force is None:
+        work = zero
+    else:
+        tau = np.asarray(mechanics.as_force(force, q.shape[-1], q.dtype))
+        work = integral(np.sum(np.asarray(qdot) * np.broadcast_to(tau, q.shape), axis=-1))
+    return EnergyBalance(E, lost, work, E - E[..., :1] + lost - work)
+
+
+def _system_balance(system: System, ts, q, qdot) -> EnergyBalance:
+    dissipation = None if system.dissipation_fn is None else system.dissipation
+    force = None if system.force_fn is None else np.asarray(jax.vmap(system.force)(jnp.asarray(ts)))
+    return energy_balance(system.lagrangian, ts, q, qdot, dissipation=dissipation, force=force)
+
+
+def rest_energy(system: System, n: int = 4096) -> float:
+    """The lowest potential energy over the system's configuration box (from ``n`` fixed samples)."""
+    q = system.sample_configurations(jax.random.key(0), n)
+    return float(jnp.min(system.potential(q)))
+
+
+def energy_decay_rate(ts, energy, rest: float) -> np.ndarray:
+    r"""Rate λ (1/s) of E(t) − E_rest ≈ A e^{−λt}: least-squares slope of log(E − E_rest), per row of ``(..., T)``.
+
+    For a lightly damped oscillator with damping rate γ = K/M the energy above
+    rest decays as e^{−γt}, so λ ≈ γ (oscillating within a swing, hence the fit).
+    A motion that reaches rest (E − E_rest ≤ 0) or is non-finite gives NaN.
+    """
+    ts = np.asarray(ts, dtype=float)
+    above = np.asarray(energy, dtype=float) - rest
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.log(np.where(above > 0, above, np.nan))
+    t = ts - ts.mean()
+    slope = np.sum(t * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(t * t)
+    return -slope
+
+
+def damping_report(model, q_rest=None, *, inertia=None) -> dict:
+    r"""A learned friction model in physical units, at the rest configuration ``q_rest`` (default 0).
+
+    ``model`` pairs a Lagrangian and a dissipation (``model.lagrangian``,
+    ``model.dissipation``, e.g. :class:`~lnn.models.Dissipative`). With M =
+    ∂²L/∂q̇², S = −∂²L/∂q² (stiffness) and K = ∂²D/∂q̇² at rest, each normal mode φ
+    (S φ = ω² M φ) gets
+
+    * ``frequency`` ω (rad/s), ``rate`` γ = φᵀKφ / φᵀMφ (1/s; the energy of the
+      mode decays as e^{−γt}), ``decay_time`` 1/γ (s), ``damping_ratio``
+      ζ = γ / (2ω), ``quality_factor`` Q = 1/(2ζ);
+    * ``rate_matrix`` Γ = M⁻¹K (1/s), unchanged if L and D are scaled together;
+    * ``mass_matrix`` M and ``damping_matrix`` K in the model's own units, which
+      are physical (kg·m², N·m·s/rad) only when training fixed the scale of L,
+      i.e. with generalized forces τ in physical units;
+    * with the true ``inertia`` (the mass matrix, ``(n, n)`` or a scalar, e.g. m l²
+      in kg·m²), the damping coefficients ``coefficient`` = inertia · Γ (N·m·s/rad
+      for angles, N·s/m for lengths).
+    """
+    L, D = model.lagrangian, model.dissipation
+    n = D.dof
+    q_rest = jnp.zeros((n,)) if q_rest is None else jnp.asarray(q_rest, dtype=float).reshape(n)
+
+    @jax.jit
+    def matrices(q):  # one compiled program instead of many small eager ones
+        zero = jnp.zeros_like(q)
+        return mechanics.mass_matrix(L, q, zero), D.matrix(q), -jax.hessian(L, argnums=0)(q, zero)
+
+    M, K, S = (np.asarray(a) for a in matrices(q_rest))
+    if not np.all(np.linalg.eigvalsh(M) > 0):
+        raise SingularMassMatrixError(
+            f"the learned ∂²L/∂q̇² at the rest configuration {np.asarray(q_rest).tolist()} is not positive definite "
+            f"(eigenvalues {np.linalg.eigvalsh(M).tolist()}), so the model has no damped normal modes there; "
+            "train longer or pick a rest configuration inside the training data."
+        )
+    omega2, modes = _generalized_eigh(S, M)
+    rates = np.einsum("in,ij,jn->n", modes, K, modes) / np.einsum("in,ij,jn->n", modes, M, modes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        omega = np.sqrt(omega2)
+        zeta = rates / (2 * omega)
+        report = {
+            "rate_matrix": np.linalg.solve(M, K).tolist(),
+            "mass_matrix": M.tolist(),
+            "damping_matrix": K.tolist(),
+            "frequency": omega.tolist(),
+            "rate": rates.tolist(),
+            "decay_time": (1.0 / rates).tolist(),
+            "damping_ratio": zeta.tolist(),
+            "quality_factor": (1.0 / (2 * zeta)).tolist(),
+        }
+    if inertia is not None:
+        inertia = np.asarray(inertia, dtype=float)
+        inertia = inertia * np.eye(n) if inertia.ndim == 0 else inertia
+        if inertia.shape != (n, n):
+            raise ShapeError(f"inertia must be a scalar or an ({n}, {n}) mass matrix; got shape {inertia.shape}.")
+        report["coefficient"] = (inertia @ np.linalg.solve(M, K)).tolist()
+    return report
+
+
+def _generalized_eigh(S, M):
+    """ω² and M-orthonormal modes of S φ = ω² M φ (M symmetric positive definite)."""
+    chol = np.linalg.cholesky(M)
+    inv = np.linalg.inv(chol)
+    w, v = np.linalg.eigh(inv @ S @ inv.T)
+    return w, inv.T @ v

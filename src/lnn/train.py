@@ -35,7 +35,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lnn import data as data_mod
-from lnn import io
+from lnn import io, mechanics
 from lnn.data import Dataset
 from lnn.errors import DataError, TrainingDivergedError
 
@@ -87,9 +87,16 @@ def learning_rate(step, total, config: TrainConfig):
     return jnp.where(step < config.warmup_steps, config.learning_rate * warm, cosine)
 
 
-def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
-    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring)."""
-    pred = jax.vmap(model.acceleration)(q, qdot)
+def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1", force=None):
+    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring).
+
+    ``force``, shape ``(B, n)``, is the generalized force τ acting at each state
+    (a driven system); the model's accelerations are then those under τ.
+    """
+    if force is None:
+        pred = jax.vmap(model.acceleration)(q, qdot)
+    else:
+        pred = jax.vmap(model.acceleration)(q, qdot, force)
     r = (pred - qddot) / scale
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
 
@@ -114,11 +121,20 @@ class AccelerationObjective:
     kind: str = "l1"
 
     def prepare(self, train: Dataset, val: Dataset, dtype):
+        # A driven system's samples carry the generalized force τ as a fourth array.
+        if (train.force is None) != (val.force is None):
+            raise DataError("the training and validation datasets must both have generalized forces or both not.")
         scale = jnp.asarray(data_mod.acceleration_scale(train), dtype=dtype)
-        return data_mod.as_arrays(train, dtype), data_mod.as_arrays(val, dtype), (scale,)
+        return _samples(train, dtype), _samples(val, dtype), (scale,)
 
     def loss(self, model, samples, constants):
-        return acceleration_loss(model, *samples, *constants, self.kind)
+        q, qdot, qddot, *force = samples
+        return acceleration_loss(model, q, qdot, qddot, *constants, self.kind, *force)
+
+
+def _samples(dataset: Dataset, dtype) -> tuple:
+    force = () if dataset.force is None else (jnp.asarray(dataset.force, dtype=dtype),)
+    return (*data_mod.as_arrays(dataset, dtype), *force)
 
 
 def _optimizer(config: TrainConfig):
@@ -224,6 +240,8 @@ def fit(
         dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     dtype = jax.tree.leaves(params)[0].dtype
+    if getattr(dataset, "force", None) is not None:
+        mechanics.check_takes_force(model, dataset.dof)
     objective = AccelerationObjective(config.loss) if objective is None else objective
     train_samples, val_samples, constants = objective.prepare(dataset, val_dataset, dtype)
     train_arrays, val_arrays = (train_samples, constants), (val_samples, constants)

@@ -3,6 +3,8 @@
 * :class:`LagrangianNN` — learns L(q, q̇); q̈ from Euler–Lagrange.
 * :class:`StructuredLagrangian` — learns M(q) = CCᵀ + εI and V(q); L = ½ q̇ᵀMq̇ − V.
 * :class:`Baseline` — learns q̈ directly (black box).
+* :class:`Dissipative` — a Lagrangian model with learned friction
+  (:class:`RayleighDissipation`); see :func:`with_dissipation`.
 """
 
 from typing import Any
@@ -10,10 +12,12 @@ from typing import Any
 import jax
 
 from lnn.models.baseline import Baseline
+from lnn.models.dissipation import Dissipative, RayleighDissipation, with_dissipation
 from lnn.models.lagrangian import LagrangianNN
 from lnn.models.structured import StructuredLagrangian
 
-KINDS = {"LagrangianNN": LagrangianNN, "StructuredLagrangian": StructuredLagrangian, "Baseline": Baseline}
+KINDS = {"LagrangianNN": LagrangianNN, "StructuredLagrangian": StructuredLagrangian, "Baseline": Baseline,
+         "Dissipative": Dissipative}
 
 
 def from_config(config: dict[str, Any]):
@@ -22,8 +26,11 @@ def from_config(config: dict[str, Any]):
     kind = config.pop("kind", None)
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {sorted(KINDS)}.")
+    if hasattr(KINDS[kind], "from_config"):  # composite models rebuild their parts
+        return KINDS[kind].from_config(config)
     config["angles"] = tuple(config["angles"])
     return KINDS[kind](key=jax.random.key(0), **config)
 
 
-__all__ = ["Baseline", "LagrangianNN", "StructuredLagrangian", "KINDS", "from_config"]
+__all__ = ["Baseline", "Dissipative", "LagrangianNN", "KINDS", "RayleighDissipation", "StructuredLagrangian",
+           "from_config", "with_dissipation"]

@@ -84,8 +84,10 @@ class LagrangianNN(MLPModel):
             L = L + 0.5 * jnp.exp(self.log_kinetic) * jnp.dot(v, v)
         return L
 
-    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
+    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"], tau=None) -> Float[Array, "n"]:
         r"""q̈ for one state, from the Euler–Lagrange equations of L_θ, with analytic MLP derivatives.
+
+        ``tau`` (optional, shape ``(n,)``) is a generalized force: M q̈ = … + τ.
 
         With features x = φ(q, q̇) and L = f(x) (+ the kinetic prior), the chain rule
         gives everything from ∇f and the curvature of f along n + 1 tangents of
@@ -104,7 +106,7 @@ class LagrangianNN(MLPModel):
         q, qdot = q.astype(dtype), qdot.astype(dtype)
         n = q.shape[0]
         if self.solver == "cg" or (self.solver == "auto" and n >= mechanics.CG_FROM_DOF):
-            return mechanics.dynamics(self, solver="cg")(q, qdot)
+            return mechanics.dynamics(self, solver="cg")(q, qdot, tau)
         x, phi_q_vjp = jax.vjp(lambda a: self.features(a, qdot), q)
         _, phi_q_qdot = jax.jvp(lambda a: self.features(a, qdot), (q,), (qdot,))
         phi_qdot = jax.jacfwd(lambda v: self.features(q, v))(qdot)
@@ -114,7 +116,10 @@ class LagrangianNN(MLPModel):
         M = curvature[:n, :n]
         if self.log_kinetic is not None:
             M = M + (jnp.exp(self.log_kinetic) / self.features.qdot_scale**2) * jnp.eye(n, dtype=dtype)
-        return jnp.linalg.solve(M, dL_dq - curvature[:n, n])
+        rhs = dL_dq - curvature[:n, n]
+        if tau is not None:
+            rhs = rhs + tau.astype(dtype)
+        return jnp.linalg.solve(M, rhs)
 
     def _extra_config(self) -> dict[str, Any]:
         return {"kinetic_prior": self.log_kinetic is not None, "solver": self.solver}

@@ -82,8 +82,8 @@ class StructuredLagrangian(MLPModel):
         v = qdot.astype(M.dtype) / self.features.qdot_scale
         return 0.5 * v @ M @ v - V
 
-    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
-        """q̈ for one state, from M(q) and V(q) directly (see the class docstring)."""
+    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"], tau=None) -> Float[Array, "n"]:
+        """q̈ for one state, from M(q) and V(q) directly (see the class docstring); τ: optional force."""
         dtype = self.mlp.weights[0].dtype
         q, qdot = q.astype(dtype), qdot.astype(dtype)
         s = self.features.qdot_scale
@@ -93,6 +93,8 @@ class StructuredLagrangian(MLPModel):
         # ∂L/∂q = ½ vᵀ (∂M/∂q) v − ∂V/∂q, one pullback of the cotangent (½ v vᵀ, −1).
         (dL_dq,) = pullback((0.5 * jnp.outer(v, v), -jnp.ones((), dtype)))
         rhs = s**2 * dL_dq - M_dot @ qdot
+        if tau is not None:  # M_phys q̈ = … + τ with M_phys = M/s²
+            rhs = rhs + s**2 * tau.astype(dtype)
         return jsl.cho_solve((jnp.linalg.cholesky(M), True), rhs)
 
     def _extra_config(self) -> dict[str, Any]:

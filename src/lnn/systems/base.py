@@ -31,6 +31,10 @@ class System:
         energy_scale: the maximum potential energy (relative to the pivot or
             rest length), which normalises energy errors.
         description: one line for ``lnn systems``.
+        dissipation_fn: optional Rayleigh dissipation ``(q, qdot, params) -> scalar``
+            D = ½ q̇ᵀ K q̇ (friction); ``None`` for a conservative system.
+        force_fn: optional generalized force ``(t, params) -> (n,)`` τ(t) (a drive);
+            ``None`` for an undriven system.
     """
 
     name: str
@@ -43,6 +47,8 @@ class System:
     q_high: tuple[float, ...]
     energy_scale: float
     description: str = ""
+    dissipation_fn: Callable[[Array, Array, Params], Array] | None = None
+    force_fn: Callable[[Array, Params], Array] | None = None
 
     @property
     def dof(self) -> int:
@@ -52,6 +58,27 @@ class System:
     def lagrangian(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, ""]:
         """L(q, q̇) for one state."""
         return self.lagrangian_fn(q, qdot, self.parameters)
+
+    def dissipation(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, ""]:
+        """Rayleigh dissipation D(q, q̇) for one state (0 for a conservative system)."""
+        if self.dissipation_fn is None:
+            return jnp.zeros((), dtype=jnp.result_type(qdot.dtype, float))
+        return self.dissipation_fn(q, qdot, self.parameters)
+
+    def force(self, t) -> Float[Array, "n"]:
+        """Generalized force τ(t) of the drive (0 for an undriven system)."""
+        if self.force_fn is None:
+            return jnp.zeros((self.dof,), dtype=jnp.result_type(jnp.asarray(t).dtype, float))
+        return self.force_fn(t, self.parameters)
+
+    def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"], tau=None) -> Float[Array, "n"]:
+        """q̈ for one state from M q̈ = ∂L/∂q − (∂²L/∂q∂q̇) q̇ − ∂D/∂q̇ + τ.
+
+        ``tau`` is the generalized force at that instant (``self.force(t)`` for
+        the system's own drive); without it the drive is off.
+        """
+        dissipation = None if self.dissipation_fn is None else self.dissipation
+        return mechanics.dynamics(self.lagrangian, dissipation)(q, qdot, tau)
 
     def closed_form_accelerations(self, q, qdot) -> Float[Array, "... n"]:
         """q̈ from the textbook equations of motion, batched over leading axes."""
