@@ -24,6 +24,8 @@ def _potential(name, q, p):
         return -p["m"] * p["g"] * p["l"] * jnp.cos(q[..., 0])
     if name == "spring":
         return 0.5 * p["k"] * q[..., 0] ** 2
+    if name == "relativistic":
+        return -p["m"] * p["g"] * q[..., 0] + 0.5 * p["k"] * q[..., 0] ** 2
     raise AssertionError(f"no hand-written potential for {name}; add one")
 
 
@@ -100,7 +102,8 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
         assert p in message
 
 
-CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0}}
+CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0},
+           "relativistic": {"g": 2.0, "k": 0.5}}
 
 
 @pytest.mark.parametrize("name", SYSTEM_NAMES)

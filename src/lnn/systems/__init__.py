@@ -2,7 +2,7 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['double_pendulum', 'pendulum', 'spring']
+['double_pendulum', 'pendulum', 'relativistic', 'spring']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,12 +10,13 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import double_pendulum, pendulum, spring
+from lnn.systems import double_pendulum, pendulum, relativistic, spring
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "double_pendulum": double_pendulum.make,
     "pendulum": pendulum.make,
+    "relativistic": relativistic.make,
     "spring": spring.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum"}

@@ -31,6 +31,8 @@ class System:
         energy_scale: the maximum potential energy (relative to the pivot or
             rest length), which normalises energy errors.
         description: one line for ``lnn systems``.
+        horizon: seconds the energy protocol integrates by default: the paper's
+            100 s, shorter for systems whose motions leave the sampled box sooner.
     """
 
     name: str
@@ -43,6 +45,7 @@ class System:
     q_high: tuple[float, ...]
     energy_scale: float
     description: str = ""
+    horizon: float = 100.0
 
     @property
     def dof(self) -> int:
