@@ -9,6 +9,11 @@ Two methods, for any dynamics (a model, a Lagrangian, or ``f(q, qdot) -> qddot``
 
 Neither is symplectic; at the default tolerances their energy error is far below
 what a learned model's own error produces (see the tests).
+
+A model with its own phase space (a Hamiltonian network: ``encode(q, q̇) -> s``,
+``phase_field(q, s) -> (q̇, ṡ)``, ``decode(q, s) -> q̇``) is integrated in (q, s);
+the states are converted at the two ends only, so every model is rolled out in
+the coordinates it was built for and reported in (q, q̇).
 """
 
 from __future__ import annotations
@@ -85,26 +90,38 @@ def _rollout_batch(model_or_fn, q0, v0, ts, settings):
     # Compiled once per (model structure or function, shapes, settings): the
     # model's arrays are traced, everything else is static, so repeated calls
     # with the same shapes reuse the program.
-    f = as_dynamics(model_or_fn)
+    encode, field, decode = _phase_space(model_or_fn)
     if settings[0] == "rk4":
-        run = partial(_rk4_rollout, f, substeps=settings[1])
+        run = partial(_rk4_rollout, field, substeps=settings[1])
     else:
         _, solver, rtol, atol, max_steps = settings
-        run = partial(_adaptive_rollout, f, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
-    return jax.vmap(run, in_axes=(0, 0, None))(q0, v0, ts)
+        run = partial(_adaptive_rollout, field, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+
+    def one(q, v):
+        qs, ss = run(q, encode(q, v), ts)
+        return qs, jax.vmap(decode)(qs, ss)
+
+    return jax.vmap(one)(q0, v0)
 
 
-def _vector_field(f, y):
-    q, v = y
-    return v, f(q, v)
+def _phase_space(model_or_fn):
+    """(encode, vector field, decode) of the coordinates (q, s) a model is integrated in.
+
+    For every second-order model s = q̇ and the field is (q̇, f(q, q̇)).
+    """
+    if hasattr(model_or_fn, "phase_field"):
+        return model_or_fn.encode, model_or_fn.phase_field, model_or_fn.decode
+    f = as_dynamics(model_or_fn)
+    velocity = lambda q, v: v  # noqa: E731
+    return velocity, lambda q, v: (v, f(q, v)), velocity
 
 
-def _rk4_rollout(f, q0, v0, ts, *, substeps):
+def _rk4_rollout(field, q0, v0, ts, *, substeps):
     def step(y, h):
-        k1 = _vector_field(f, y)
-        k2 = _vector_field(f, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1))
-        k3 = _vector_field(f, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2))
-        k4 = _vector_field(f, jax.tree.map(lambda a, k: a + h * k, y, k3))
+        k1 = field(*y)
+        k2 = field(*jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1))
+        k3 = field(*jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2))
+        k4 = field(*jax.tree.map(lambda a, k: a + h * k, y, k3))
         return jax.tree.map(lambda a, b, c, d, e: a + h / 6 * (b + 2 * c + 2 * d + e), y, k1, k2, k3, k4)
 
     def interval(y, span):
@@ -116,8 +133,8 @@ def _rk4_rollout(f, q0, v0, ts, *, substeps):
     return jnp.concatenate([q0[None], qs]), jnp.concatenate([v0[None], vs])
 
 
-def _adaptive_rollout(f, q0, v0, ts, *, solver, rtol, atol, max_steps):
-    term = diffrax.ODETerm(lambda t, y, args: _vector_field(f, y))
+def _adaptive_rollout(field, q0, v0, ts, *, solver, rtol, atol, max_steps):
+    term = diffrax.ODETerm(lambda t, y, args: field(*y))
     sol = diffrax.diffeqsolve(
         term,
         SOLVERS[solver](),

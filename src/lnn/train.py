@@ -5,6 +5,12 @@ coordinate divided by its RMS acceleration s_i so all coordinates weigh alike:
 
     loss = mean_b mean_i ρ((q̈_θ,i − q̈_i) / s_i),   ρ = |·| ("l1") or (·)² ("l2").
 
+A model that predicts more than q̈ (a Hamiltonian network predicts its own state's
+derivative (q̇, ṗ)) has a ``derivative(q, q̇)`` method and a
+``derivative_target(q, q̇, q̈)`` giving the true values from the data; the same
+loss then runs over those components, each divided by its RMS over the data.
+This *derivative loss* is what models of different kinds are compared on.
+
 Optimiser: Adam with global-norm clipping, a linear warm-up and a cosine decay
 to ``final_lr`` (an Optax chain; the schedule is applied outside it so that the
 total number of steps can be set from a wall-clock budget without recompiling).
@@ -83,10 +89,47 @@ def learning_rate(step, total, config: TrainConfig):
 
 
 def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1"):
-    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring)."""
-    pred = jax.vmap(model.acceleration)(q, qdot)
+    """Normalised derivative loss of ``model`` on a batch ``(B, n)`` (see module docstring).
+
+    ``qddot`` is the target: q̈ for models predicting accelerations, else
+    :func:`derivative_targets` of the data.
+    """
+    pred = jax.vmap(_derivative(model))(q, qdot)
     r = (pred - qddot) / scale
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
+
+
+def _derivative(model):
+    return getattr(model, "derivative", model.acceleration)
+
+
+def derivative_targets(model, dataset: Dataset) -> np.ndarray:
+    """What ``model`` is trained to predict at each state of ``dataset``: q̈, or its ``derivative_target``.
+
+    Shape ``(N, k)``, computed in float64 once, before training.
+    """
+    if not hasattr(model, "derivative_target"):
+        return dataset.qddot
+    q, qdot, qddot = data_mod.as_arrays(dataset)
+    return np.asarray(jax.jit(jax.vmap(model.derivative_target))(q, qdot, qddot))
+
+
+def derivative_loss(model, dataset: Dataset, *, kind: str = "l1", scale=None) -> float:
+    """The normalised derivative loss of ``model`` on every state of ``dataset`` (float64).
+
+    ``scale`` defaults to the RMS of the targets over ``dataset``; this is the
+    number models are compared on (``lnn compare``'s ``derivative_loss``).
+    """
+    targets = derivative_targets(model, dataset)
+    scale = _rms(targets) if scale is None else scale
+    q, qdot, _ = data_mod.as_arrays(dataset)
+    loss = eqx.filter_jit(acceleration_loss)(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), kind)
+    return float(loss)
+
+
+def _rms(targets: np.ndarray) -> np.ndarray:
+    # Same formula as data.acceleration_scale (which this equals for q̈ targets).
+    return np.sqrt(np.mean(np.asarray(targets) ** 2, axis=0)) + 1e-12
 
 
 def _optimizer(config: TrainConfig):
@@ -179,9 +222,15 @@ def fit(
         dataset, val_dataset = data_mod.split(dataset, config.val_fraction, k_split)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     dtype = jax.tree.leaves(params)[0].dtype
-    scale = jnp.asarray(data_mod.acceleration_scale(dataset), dtype=dtype)
-    train_arrays = (*data_mod.as_arrays(dataset, dtype), scale)
-    val_arrays = (*data_mod.as_arrays(val_dataset, dtype), scale)
+    train_targets = derivative_targets(model, dataset)
+    scale = jnp.asarray(_rms(train_targets), dtype=dtype)
+
+    def arrays(ds, targets):
+        q, qdot, _ = data_mod.as_arrays(ds, dtype)
+        return q, qdot, jnp.asarray(targets, dtype=dtype), scale
+
+    train_arrays = arrays(dataset, train_targets)
+    val_arrays = arrays(val_dataset, derivative_targets(model, val_dataset))
 
     optimizer = _optimizer(config)
     opt_state = optimizer.init(params)

@@ -2,6 +2,8 @@
 
 * :class:`LagrangianNN` — learns L(q, q̇); q̈ from Euler–Lagrange.
 * :class:`Baseline` — learns q̈ directly (black box).
+* :class:`HamiltonianNN` — learns H(q, p); integrates its own phase space (q, p)
+  (``encode``/``phase_field``/``decode``) and also reports the q̈ it implies.
 """
 
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 import jax
 
 from lnn.models.baseline import Baseline
+from lnn.models.hamiltonian import HamiltonianNN
 from lnn.models.lagrangian import LagrangianNN
 
-KINDS = {"LagrangianNN": LagrangianNN, "Baseline": Baseline}
+KINDS = {"LagrangianNN": LagrangianNN, "Baseline": Baseline, "HamiltonianNN": HamiltonianNN}
 
 
 def from_config(config: dict[str, Any]):
@@ -24,4 +27,4 @@ def from_config(config: dict[str, Any]):
     return KINDS[kind](key=jax.random.key(0), **config)
 
 
-__all__ = ["Baseline", "LagrangianNN", "KINDS", "from_config"]
+__all__ = ["Baseline", "HamiltonianNN", "LagrangianNN", "KINDS", "from_config"]

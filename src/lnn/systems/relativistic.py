@@ -73,7 +73,6 @@ def make(m: float = 1.0, c: float = 1.0, g: float = 0.1, k: float = 0.0, extent:
     if not (m > 0 and c > 0 and extent > 0 and k >= 0):
         raise ValueError(f"need m > 0, c > 0, extent > 0 and k >= 0; got m={m}, c={c}, extent={extent}, k={k}.")
     params = {"m": m, "c": c, "g": g, "k": k, "extent": extent}
-    edges = jnp.array([[-extent], [extent]])
     return RelativisticParticle(
         name="relativistic",
         coordinates=("x",),
@@ -83,7 +82,7 @@ def make(m: float = 1.0, c: float = 1.0, g: float = 0.1, k: float = 0.0, extent:
         closed_form_fn=_closed_form,
         q_low=(-extent,),
         q_high=(extent,),
-        energy_scale=float(max(_potential(e, params) for e in edges)),
+        energy_scale=m * abs(g) * extent + 0.5 * k * extent**2,  # V's maximum, at an edge of the box
         description="the LNN paper's relativistic particle in a uniform field, c = 1 (1 coordinate)",
         horizon=10.0,
     )
