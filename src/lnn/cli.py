@@ -231,7 +231,7 @@ def _metrics_table(results: dict, title: str) -> None:
         deriv = f"{r['derivative_loss']:.3g}" if "derivative_loss" in r else "-"
         table.add_row(name, deriv, *[f"{r['position_error_at'][h]:.3g}" for h in horizons],
                       f"{r['energy_error'] * 100:.3g}%", accel, f"{r['valid_time']:.3g} s", str(r["failed"]))
-    console.print(table)
+    Console(width=max(console.width, 120)).print(table)  # narrow terminals would wrap every cell
 
 
 def main() -> None:

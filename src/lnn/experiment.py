@@ -6,7 +6,7 @@ This is what ``lnn demo`` and ``lnn compare`` run. A run folder holds::
     <model>/metrics.csv      training history per model
     <model>/checkpoints/     last.ckpt (resume) and best.eqx
     <model>/model.eqx        the trained model (best validation loss)
-    figures/*.png            trajectories, energy, position error, loss curves
+    figures/*.png            trajectories, energy, position error, phase portraits, overview, loss curves
     results.json             model name -> metrics
     report.md                the table and figures, for people
 """
@@ -174,6 +174,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
         "position_error": plot.position_error(figures / "position_error.png", system, evaluations,
                                               config.protocol.threshold),
         "phase_portraits": plot.phase_portraits(figures / "phase_portraits.png", system, evaluations),
+        "overview": plot.overview(figures / "overview.png", system, evaluations),
         "loss": plot.loss_curves(figures / "loss.png", histories),
     }
     io.write_json(out / "results.json", results)
