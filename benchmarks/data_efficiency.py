@@ -148,6 +148,9 @@ def main() -> None:
                         bar.update(task, description=f"{system_name} N={n:,} seed {seed} {model_name}")
                         r = run_one(system, model_name, train_set, held_out, seed, args.steps)
                         records.append({"system": system_name, "model": model_name, "n": n, "seed": seed, **r})
+                        bar.console.print(f"{system_name} N={n:,} seed {seed} {model_name}: derivative loss "
+                                          f"{r['derivative_loss']:.3g}, acceleration error "
+                                          f"{r['accel_relative_error']:.3g} ({r['train_seconds']:.0f} s)")
                         bar.advance(task)
     seconds = time.perf_counter() - t_start
 

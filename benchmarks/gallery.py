@@ -3,15 +3,18 @@
 For every system in ``lnn.systems.names()`` (so systems added later appear when
 this is rerun) it runs
 
-    lnn compare SYSTEM --models lnn,hnn,baseline --budget B --n-train N --n-initial K --out RUNS/SYSTEM
+    lnn compare SYSTEM --models lnn,hnn,baseline --steps S --n-train N --n-initial K --out RUNS/SYSTEM
 
 copies ``RUNS/SYSTEM/figures/overview.png`` (motion, phase portrait, energy error
 over time) to ``docs/gallery/SYSTEM.png``, and rewrites the README's section
 between ``<!-- gallery:start -->`` and ``<!-- gallery:end -->`` with each figure,
 its command and its numbers.
 
-    python benchmarks/gallery.py                       # all systems, 30 s per model (about 3 min per system)
-    python benchmarks/gallery.py --systems pendulum --budget 10
+    python benchmarks/gallery.py                       # all systems, 5,000 steps per model
+    python benchmarks/gallery.py --systems pendulum --steps 1000
+
+Every model gets the same number of steps (not seconds): the figures then do not
+depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -30,15 +33,15 @@ START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
 
 
 def command(system: str, args) -> list[str]:
-    return ["compare", system, "--models", "lnn,hnn,baseline", "--budget", f"{args.budget:g}", "--n-train",
+    return ["compare", system, "--models", "lnn,hnn,baseline", "--steps", str(args.steps), "--n-train",
             str(args.n_train), "--n-initial", str(args.n_initial), "--seed", str(args.seed), "--out",
             f"{args.runs}/{system}"]
 
 
 def section(entries: list[tuple[str, list[str], dict]], args) -> str:
-    parts = [f"Made by `python benchmarks/gallery.py --budget {args.budget:g}` on {machine_description()} "
-             "(shared with other jobs, so each model got fewer steps than on an idle machine). Each row is one "
-             "`lnn compare` run: the same training states and the same wall-clock budget for every model; "
+    parts = [f"Made by `python benchmarks/gallery.py --steps {args.steps}` on {machine_description()}. "
+             "Each system is one `lnn compare` run: the same training states and the same number of training "
+             "steps for every model (a short budget: these show behaviour, not each model's best); "
              "figures show the first coordinate's motion and phase portrait from one initial condition, and "
              "the true energy error along the rollouts (mean over initial conditions, band 25–75 %).", ""]
     for system, cmd, results in entries:
@@ -57,7 +60,7 @@ def section(entries: list[tuple[str, list[str], dict]], args) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--systems", default=",".join(lnn.systems.names()))
-    p.add_argument("--budget", type=float, default=30.0, help="training seconds per model")
+    p.add_argument("--steps", type=int, default=5000, help="training steps per model")
     p.add_argument("--n-train", type=int, default=20_000)
     p.add_argument("--n-initial", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)

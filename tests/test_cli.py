@@ -83,6 +83,6 @@ def test_compare_writes_the_four_metrics_per_model_including_hnn_with_true_momen
         assert r_["train_steps"] == 300
         # 300 steps on a harmonic oscillator already beat an untrained network (loss ~1).
         assert r_["derivative_loss"] < 0.3, (name, r_["derivative_loss"])
-    for figure in ("phase_portraits.png", "energy.png", "trajectories.png"):
+    for figure in ("phase_portraits.png", "overview.png", "energy.png", "trajectories.png"):
         assert (out / "figures" / figure).is_file(), figure
     assert "models baseline, hnn, hnn_true_p" in r.output

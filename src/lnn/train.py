@@ -123,8 +123,10 @@ def derivative_loss(model, dataset: Dataset, *, kind: str = "l1", scale=None) ->
     targets = derivative_targets(model, dataset)
     scale = _rms(targets) if scale is None else scale
     q, qdot, _ = data_mod.as_arrays(dataset)
-    loss = eqx.filter_jit(acceleration_loss)(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), kind)
-    return float(loss)
+    return float(_acceleration_loss_jit(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), kind))
+
+
+_acceleration_loss_jit = eqx.filter_jit(acceleration_loss)  # one compile per model structure and shapes
 
 
 def _rms(targets: np.ndarray) -> np.ndarray:
