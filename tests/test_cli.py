@@ -41,6 +41,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         (["generate", "pendulum", "--kind", "movie", "--out", str(tmp_path)], "unknown kind"),
         (["train", "--system", "pendulum", "--n-train", "100", "--steps", "5", "--devices", "4",
           "--out", str(tmp_path / "run")], "xla_force_host_platform_device_count=4"),
+        (["compare", "spring", "--models", "lnn,hmm", "--out", str(tmp_path)], "unknown model"),
     ]:
         proc = run_cli(*args)
         assert proc.returncode == 2, proc.stderr
@@ -81,3 +82,22 @@ def test_train_structured_model_saves_and_evaluates(tmp_path):
     # Its mass matrix is positive definite by construction, at every evaluated state.
     assert metrics["indefinite_mass_matrix_fraction"] == 0.0
     assert np.isfinite(metrics["energy_error"])
+
+
+def test_compare_writes_the_four_metrics_per_model_including_hnn_with_true_momentum(tmp_path):
+    out = tmp_path / "cmp"
+    # The LNN goes through the same code in test_experiment; here the cheap baseline and the HNNs.
+    r = runner.invoke(app, ["compare", "spring", "--models", "baseline,hnn", "--steps", "300", "--n-train", "400",
+                            "--width", "16", "--n-initial", "2", "--t-end", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    assert list(results) == ["baseline", "hnn", "hnn_true_p"]  # the HNN with p = ∂L/∂q̇ comes beside it
+    for name, r_ in results.items():
+        assert {"derivative_loss", "rollout_error", "energy_error", "valid_time"} <= set(r_), name
+        assert all(np.isfinite(r_[k]) for k in ("derivative_loss", "rollout_error", "energy_error")), name
+        assert r_["train_steps"] == 300
+        # 300 steps on a harmonic oscillator already beat an untrained network (loss ~1).
+        assert r_["derivative_loss"] < 0.3, (name, r_["derivative_loss"])
+    for figure in ("phase_portraits.png", "overview.png", "energy.png", "trajectories.png"):
+        assert (out / "figures" / figure).is_file(), figure
+    assert "models baseline, hnn, hnn_true_p" in r.output

@@ -81,7 +81,8 @@ def test_accelerations_are_not_trivially_zero(name, states):
     # Guards the test above: the states must actually exercise the dynamics.
     system = lnn.systems.get(name)
     q, qdot = states[name]
-    assert float(jnp.max(jnp.abs(system.closed_form_accelerations(q, qdot)))) > 0.1
+    # (0.01: the relativistic particle's weak field, g = 0.1, caps its q̈ at 0.1.)
+    assert float(jnp.max(jnp.abs(system.closed_form_accelerations(q, qdot)))) > 0.01
 
 
 _PARAMS = st.floats(0.5, 2.0)

@@ -28,6 +28,8 @@ def _potential(name, q, p):
         padded = np.pad(np.asarray(q), [(0, 0)] * (q.ndim - 1) + [(1, 1)])
         d = padded[..., 1:] - padded[..., :-1]
         return np.sum(0.5 * p["k"] * d**2 + 0.25 * p["beta"] * d**4, axis=-1)
+    if name == "relativistic":
+        return -p["m"] * p["g"] * q[..., 0] + 0.5 * p["k"] * q[..., 0] ** 2
     raise AssertionError(f"no hand-written potential for {name}; add one")
 
 
@@ -105,7 +107,8 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
 
 
 CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0},
-           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}, "damped_pendulum": {"g": 3.0, "b": 0.3}}
+           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}, "damped_pendulum": {"g": 3.0, "b": 0.3},
+           "relativistic": {"g": 2.0, "k": 0.5}}
 
 
 @pytest.mark.parametrize("name", SYSTEM_NAMES)

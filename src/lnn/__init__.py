@@ -20,12 +20,13 @@ from lnn.mechanics import (  # noqa: E402
     momenta,
 )
 from lnn.integrate import rollout  # noqa: E402
-from lnn.models import Baseline, LagrangianNN, StructuredLagrangian  # noqa: E402
+from lnn.models import Baseline, HamiltonianNN, LagrangianNN, StructuredLagrangian  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Baseline",
+    "HamiltonianNN",
     "LagrangianNN",
     "accelerations",
     "check_mass_matrix",

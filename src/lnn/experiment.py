@@ -6,7 +6,7 @@ This is what ``lnn demo`` and ``lnn compare`` run. A run folder holds::
     <model>/metrics.csv      training history per model
     <model>/checkpoints/     last.ckpt (resume) and best.eqx
     <model>/model.eqx        the trained model (best validation loss)
-    figures/*.png            trajectories, energy, position error, loss curves
+    figures/*.png            trajectories, energy, position error, phase portraits, overview, loss curves
     results.json             model name -> metrics
     report.md                the table and figures, for people
 """
@@ -25,13 +25,16 @@ import jax
 import numpy as np
 
 from lnn import data as data_mod
-from lnn import io, metrics, plot, systems
+from lnn import io, mechanics, metrics, plot, systems
 from lnn.errors import LnnError
-from lnn.models import Baseline, LagrangianNN, StructuredLagrangian, with_dissipation
-from lnn.train import TrainConfig, fit
+from lnn.models import Baseline, HamiltonianNN, LagrangianNN, StructuredLagrangian, with_dissipation
+from lnn.train import TrainConfig, derivative_loss, fit
 
-MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation")
+# hnn: a Hamiltonian network fed p = q̇ (the paper's HNN baseline); hnn_true_p: fed
+# the true canonical momentum p = ∂L/∂q̇ of the system.
+MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation", "hnn", "hnn_true_p")
 DEFAULT_MODELS = ("lnn", "baseline")
+ROLLOUT_HORIZON = 10.0  # seconds over which rollout_error averages the position error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +107,12 @@ def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, ke
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         return Baseline(system.dof, accel_scale=accel, **common)
+    if name in ("hnn", "hnn_true_p"):
+        canonical = name == "hnn_true_p"
+        p = np.asarray(mechanics.momenta(system.lagrangian, dataset.q, dataset.qdot)) if canonical else dataset.qdot
+        return HamiltonianNN(system.dof, momentum="canonical" if canonical else "velocity", system=system.name,
+                             system_parameters=dict(system.parameters), momentum_scale=float(np.sqrt(np.mean(p**2))),
+                             kinetic_prior=kinetic_prior, **common)
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}.")
 
 
@@ -158,6 +167,8 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
         ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol, truth=truth)
         evaluations[name] = ev
         results[name] = {
+            "derivative_loss": derivative_loss(model, held_out, kind=config.loss),
+            "rollout_error": rollout_error(ev),
             **ev.metrics,
             **metrics.acceleration_error(model, held_out.q, held_out.qdot, held_out.qddot),
             "train_seconds": train_seconds[name],
@@ -172,11 +183,34 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
         "energy": plot.energy(figures / "energy.png", system, evaluations),
         "position_error": plot.position_error(figures / "position_error.png", system, evaluations,
                                               config.protocol.threshold),
+        "phase_portraits": plot.phase_portraits(figures / "phase_portraits.png", system, evaluations),
+        "overview": plot.overview(figures / "overview.png", system, evaluations),
         "loss": plot.loss_curves(figures / "loss.png", histories),
     }
     io.write_json(out / "results.json", results)
     io.write_text(out / "report.md", report_markdown(config, system, results, figs, out))
     return results
+
+
+def with_true_momentum(models: tuple[str, ...]) -> tuple[str, ...]:
+    """``models`` with ``hnn_true_p`` right after ``hnn`` (unless listed already).
+
+    Every built-in system has a closed-form Lagrangian, so its canonical momentum
+    p = ∂L/∂q̇ is known and the HNN can be shown at its best beside the naive one.
+    """
+    out = []
+    for name in models:
+        out.append(name)
+        if name == "hnn" and "hnn_true_p" not in models:
+            out.append("hnn_true_p")
+    return tuple(out)
+
+
+def rollout_error(ev: metrics.Evaluation, horizon: float = ROLLOUT_HORIZON) -> float:
+    """Normalised position error averaged over initial conditions and over 0 < t ≤ ``horizon``."""
+    keep = (ev.ts > 0) & (ev.ts <= horizon + 1e-9)
+    err = ev.position_error[keep]
+    return float(np.mean(err)) if np.all(np.isfinite(err)) else float("inf")
 
 
 def machine_description() -> str:
@@ -187,8 +221,9 @@ def machine_description() -> str:
 def report_markdown(config: ExperimentConfig, system, results: dict, figs: dict, out: Path) -> str:
     p = config.protocol
     rows = "\n".join(
-        f"| {name} | {r['energy_error'] * 100:.3g}% | {r['energy_error_median'] * 100:.3g}% | "
-        f"{r['accel_relative_error'] * 100:.3g}% | {r['valid_time']:.3g} s | {r['failed']} | "
+        f"| {name} | {r['derivative_loss']:.3g} | {r['energy_error'] * 100:.3g}% | "
+        f"{r['energy_error_median'] * 100:.3g}% | {r['accel_relative_error'] * 100:.3g}% | "
+        f"{r['rollout_error']:.3g} | {r['valid_time']:.3g} s | {r['failed']} | "
         f"{r['train_steps']:,} | {r['train_seconds']:.0f} s |"
         for name, r in results.items()
     )
@@ -201,11 +236,13 @@ conditions near rest to t = {p.t_end:g} s ({p.method}, dt = {p.dt:g}).
 
 Energy error = |E_true(final predicted state) − E_true(initial)| / {system.energy_scale:g} (the maximum
 potential energy), mean and median over initial conditions. Acceleration error = mean |q̈ error| /
-mean |q̈| on 4,096 held-out states. Valid time = median time until the normalised position error
-exceeds {p.threshold:g}.
+mean |q̈| on 4,096 held-out states. Derivative loss = mean |error| of the derivatives each model
+predicts (q̈; (q̇, ṗ) for a Hamiltonian network), each divided by its RMS, on the same states.
+Rollout error = normalised position error averaged over the first {ROLLOUT_HORIZON:g} s. Valid time =
+median time until the normalised position error exceeds {p.threshold:g}.
 
-| model | energy error (mean) | (median) | acceleration error | valid time | failed | steps | train time |
-|---|---|---|---|---|---|---|---|
+| model | derivative loss | energy error (mean) | (median) | acceleration error | rollout error | valid time | failed | steps | train time |
+|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
 Machine: {machine_description()}. Seed {config.seed}.

@@ -13,6 +13,11 @@ what a learned model's own error produces (see the tests).
 A driven system takes a generalized force τ(t) (``force=``): a function of time,
 or values at the output times, linearly interpolated in between (measured
 torques). The dynamics are then called as ``f(q, qdot, tau)``.
+
+A model with its own phase space (a Hamiltonian network: ``encode(q, q̇) -> s``,
+``phase_field(q, s) -> (q̇, ṡ)``, ``decode(q, s) -> q̇``) is integrated in (q, s);
+the states are converted at the two ends only, so every model is rolled out in
+the coordinates it was built for and reported in (q, q̇).
 """
 
 from __future__ import annotations
@@ -128,33 +133,50 @@ def _rollout_batch(model_or_fn, q0, v0, ts, settings, force_fn=None, force_value
     # Compiled once per (model structure or function, shapes, settings): the
     # model's arrays are traced, everything else is static, so repeated calls
     # with the same shapes reuse the program.
-    f = as_dynamics(model_or_fn)
+    encode, field, decode = _phase_space(model_or_fn)
     if settings[0] == "rk4":
-        run = partial(_rk4_rollout, f, substeps=settings[1])
+        run = partial(_rk4_rollout, field, substeps=settings[1])
     else:
         _, solver, rtol, atol, max_steps = settings
-        run = partial(_adaptive_rollout, f, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+        run = partial(_adaptive_rollout, field, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+
+    def one(q, v, tau):
+        qs, ss = run(q, encode(q, v), ts, tau=tau)
+        return qs, jax.vmap(decode)(qs, ss)
+
     if force_values is not None:
         # τ between frames: linear interpolation of the samples, per coordinate.
-        def one(q0, v0, values):
+        def forced(q, v, values):
             tau = lambda t: jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, values)  # noqa: E731
-            return run(q0, v0, ts, tau=tau)
+            return one(q, v, tau)
 
-        return jax.vmap(one)(q0, v0, force_values)
-    return jax.vmap(partial(run, tau=force_fn), in_axes=(0, 0, None))(q0, v0, ts)
-
-
-def _vector_field(f, t, y, tau):
-    q, v = y
-    return v, (f(q, v) if tau is None else f(q, v, tau(t)))
+        return jax.vmap(forced)(q0, v0, force_values)
+    return jax.vmap(lambda q, v: one(q, v, force_fn))(q0, v0)
 
 
-def _rk4_rollout(f, q0, v0, ts, *, substeps, tau=None):
+def _phase_space(model_or_fn):
+    """(encode, vector field, decode) of the coordinates (q, s) a model is integrated in.
+
+    For every second-order model s = q̇ and the field is (q̇, f(q, q̇[, τ])). A
+    model with its own phase space takes no force (``check_takes_force`` refuses it).
+    """
+    if hasattr(model_or_fn, "phase_field"):
+        return model_or_fn.encode, lambda q, s, tau=None: model_or_fn.phase_field(q, s), model_or_fn.decode
+    f = as_dynamics(model_or_fn)
+    velocity = lambda q, v: v  # noqa: E731
+    return velocity, lambda q, v, tau=None: (v, f(q, v) if tau is None else f(q, v, tau)), velocity
+
+
+def _vector_field(field, t, y, tau):
+    return field(*y) if tau is None else field(*y, tau(t))
+
+
+def _rk4_rollout(field, q0, v0, ts, *, substeps, tau=None):
     def step(t, y, h):
-        k1 = _vector_field(f, t, y, tau)
-        k2 = _vector_field(f, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1), tau)
-        k3 = _vector_field(f, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2), tau)
-        k4 = _vector_field(f, t + h, jax.tree.map(lambda a, k: a + h * k, y, k3), tau)
+        k1 = _vector_field(field, t, y, tau)
+        k2 = _vector_field(field, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k1), tau)
+        k3 = _vector_field(field, t + 0.5 * h, jax.tree.map(lambda a, k: a + 0.5 * h * k, y, k2), tau)
+        k4 = _vector_field(field, t + h, jax.tree.map(lambda a, k: a + h * k, y, k3), tau)
         return jax.tree.map(lambda a, b, c, d, e: a + h / 6 * (b + 2 * c + 2 * d + e), y, k1, k2, k3, k4)
 
     def interval(y, span):
@@ -166,8 +188,8 @@ def _rk4_rollout(f, q0, v0, ts, *, substeps, tau=None):
     return jnp.concatenate([q0[None], qs]), jnp.concatenate([v0[None], vs])
 
 
-def _adaptive_rollout(f, q0, v0, ts, *, solver, rtol, atol, max_steps, tau=None):
-    term = diffrax.ODETerm(lambda t, y, args: _vector_field(f, t, y, tau))
+def _adaptive_rollout(field, q0, v0, ts, *, solver, rtol, atol, max_steps, tau=None):
+    term = diffrax.ODETerm(lambda t, y, args: _vector_field(field, t, y, tau))
     sol = diffrax.diffeqsolve(
         term,
         SOLVERS[solver](),

@@ -184,6 +184,8 @@ def acceleration_error(model, q, qdot, qddot) -> dict:
 
 
 def _is_lagrangian(model, dof: int) -> bool:
+    if hasattr(model, "phase_field"):  # a scalar of (q, p), e.g. a Hamiltonian, is not an L(q, q̇)
+        return False
     q = jnp.zeros((dof,))
     return jax.eval_shape(model, q, q).shape == ()
 

@@ -1,4 +1,4 @@
-"""Figures: trajectories, energy over time, loss curves. PNG, readable on their own.
+"""Figures: trajectories, energy over time, phase portraits, loss curves. PNG, readable on their own.
 
 Uses matplotlib's non-interactive Agg backend, so it works without a screen.
 Every function writes one file atomically and returns its path.
@@ -20,7 +20,8 @@ from lnn import io  # noqa: E402
 from lnn.metrics import Evaluation  # noqa: E402
 from lnn.systems import System  # noqa: E402
 
-COLORS = {"truth": "black", "lnn": "tab:blue", "baseline": "tab:red"}
+COLORS = {"truth": "black", "lnn": "tab:blue", "baseline": "tab:red", "hnn": "tab:orange",
+          "hnn_true_p": "tab:green"}
 
 
 def _save(fig, path) -> Path:
@@ -39,21 +40,59 @@ def trajectories(path, system: System, evaluations: Mapping[str, Evaluation], *,
     """True vs predicted coordinates over time for one initial condition, one panel per coordinate."""
     n = system.dof
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.4 * n), sharex=True, squeeze=False)
-    first = next(iter(evaluations.values()))
-    keep = first.ts <= t_max
     for j, ax in enumerate(axes[:, 0]):
-        ax.plot(first.ts[keep], _unwrap(first.q_true[index, keep, j], system.angles[j]), color="black", lw=2,
-                label="truth")
-        for i, (name, ev) in enumerate(evaluations.items()):
-            ax.plot(ev.ts[keep], _unwrap(ev.q_pred[index, keep, j], system.angles[j]), color=_color(name, i),
-                    lw=1.3, ls="--", label=name)
-        unit = " (rad)" if system.angles[j] else ""
-        ax.set_ylabel(f"{system.coordinates[j]}{unit}")
-        ax.grid(alpha=0.3)
+        _draw_trajectory(ax, system, evaluations, j, index, t_max)
     axes[0, 0].legend(loc="upper right", ncol=len(evaluations) + 1, fontsize=9)
     axes[0, 0].set_title(f"{system.name}: true vs predicted motion from the same initial state")
     axes[-1, 0].set_xlabel("time (s)")
     return _save(fig, path)
+
+
+def _draw_trajectory(ax, system: System, evaluations, j: int, index: int, t_max: float) -> None:
+    first = next(iter(evaluations.values()))
+    keep = first.ts <= t_max
+    ax.plot(first.ts[keep], _unwrap(first.q_true[index, keep, j], system.angles[j]), color="black", lw=2,
+            label="truth")
+    for i, (name, ev) in enumerate(evaluations.items()):
+        ax.plot(ev.ts[keep], _unwrap(ev.q_pred[index, keep, j], system.angles[j]), color=_color(name, i),
+                lw=1.3, ls="--", label=name)
+    unit = " (rad)" if system.angles[j] else ""
+    ax.set_ylabel(f"{system.coordinates[j]}{unit}")
+    ax.grid(alpha=0.3)
+
+
+def phase_portraits(path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0,
+                    t_max: float = 20.0) -> Path:
+    """(q_j, q̇_j) curves of the true and predicted motion from one initial state, one panel per coordinate.
+
+    A conservative 1-dof motion traces a closed curve (or, past the box, an open
+    one); a model whose energy drifts spirals in or out of it.
+    """
+    n = system.dof
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.2), squeeze=False)
+    for j, ax in enumerate(axes[0]):
+        _draw_phase(ax, system, evaluations, j, index, t_max)
+    axes[0, 0].legend(loc="best", fontsize=8)
+    fig.suptitle(f"{system.name}: phase portraits, t ≤ {min(t_max, _t_end(evaluations)):g} s")
+    return _save(fig, path)
+
+
+def _draw_phase(ax, system: System, evaluations, j: int, index: int, t_max: float) -> None:
+    first = next(iter(evaluations.values()))
+    keep = first.ts <= t_max
+    ax.plot(_unwrap(first.q_true[index, keep, j], system.angles[j]), first.qdot_true[index, keep, j],
+            color="black", lw=2, label="truth")
+    for i, (name, ev) in enumerate(evaluations.items()):
+        ax.plot(_unwrap(ev.q_pred[index, keep, j], system.angles[j]), ev.qdot_pred[index, keep, j],
+                color=_color(name, i), lw=1.2, ls="--", label=name)
+    unit = " (rad)" if system.angles[j] else ""
+    ax.set_xlabel(f"{system.coordinates[j]}{unit}")
+    ax.set_ylabel(f"d{system.coordinates[j]}/dt")
+    ax.grid(alpha=0.3)
+
+
+def _t_end(evaluations) -> float:
+    return float(next(iter(evaluations.values())).ts[-1])
 
 
 def energy(path, system: System, evaluations: Mapping[str, Evaluation]) -> Path:
@@ -63,6 +102,27 @@ def energy(path, system: System, evaluations: Mapping[str, Evaluation]) -> Path:
     conditions (the protocol's statistic, at t = t_end); band: 25–75 % of them.
     """
     fig, ax = plt.subplots(figsize=(8, 4))
+    _draw_energy(ax, system, evaluations)
+    ax.set_title(f"{system.name}: true energy error along predicted rollouts")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def overview(path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0) -> Path:
+    """One figure per system (the README's gallery): motion of the first coordinate, its phase
+    portrait, and the energy error over time, truth and every model."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    t_max = min(10.0, _t_end(evaluations))
+    _draw_trajectory(axes[0], system, evaluations, 0, index, t_max)
+    axes[0].set_xlabel("time (s)")
+    _draw_phase(axes[1], system, evaluations, 0, index, t_max)
+    _draw_energy(axes[2], system, evaluations)
+    axes[0].legend(loc="best", fontsize=8)
+    fig.suptitle(f"{system.name}: {system.description}")
+    return _save(fig, path)
+
+
+def _draw_energy(ax, system: System, evaluations) -> None:
     scale = system.energy_scale
     for i, (name, ev) in enumerate(evaluations.items()):
         rel = np.abs(ev.energy_pred - ev.energy_pred[:, :1]) / scale * 100
@@ -74,10 +134,7 @@ def energy(path, system: System, evaluations: Mapping[str, Evaluation]) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"|E(t) − E(0)| / {scale:g}   (%)")
-    ax.set_title(f"{system.name}: true energy error along predicted rollouts")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
-    return _save(fig, path)
 
 
 def loss_curves(path, histories: Mapping[str, Sequence[Mapping]]) -> Path:

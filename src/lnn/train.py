@@ -5,6 +5,12 @@ coordinate divided by its RMS acceleration s_i so all coordinates weigh alike:
 
     loss = mean_b mean_i ρ((q̈_θ,i − q̈_i) / s_i),   ρ = |·| ("l1") or (·)² ("l2").
 
+A model that predicts more than q̈ (a Hamiltonian network predicts its own state's
+derivative (q̇, ṗ)) has a ``derivative(q, q̇)`` method and a
+``derivative_target(q, q̇, q̈)`` giving the true values from the data; the same
+loss then runs over those components, each divided by its RMS over the data.
+This *derivative loss* is what models of different kinds are compared on.
+
 Optimiser: Adam with global-norm clipping, a linear warm-up and a cosine decay
 to ``final_lr`` (an Optax chain; the schedule is applied outside it so that the
 total number of steps can be set from a wall-clock budget without recompiling).
@@ -88,17 +94,54 @@ def learning_rate(step, total, config: TrainConfig):
 
 
 def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1", force=None):
-    """Normalised acceleration loss of ``model`` on a batch ``(B, n)`` (see module docstring).
+    """Normalised derivative loss of ``model`` on a batch ``(B, n)`` (see module docstring).
 
-    ``force``, shape ``(B, n)``, is the generalized force τ acting at each state
-    (a driven system); the model's accelerations are then those under τ.
+    ``qddot`` is the target: q̈ for models predicting accelerations, else
+    :func:`derivative_targets` of the data. ``force``, shape ``(B, n)``, is the
+    generalized force τ acting at each state (a driven system); the model's
+    accelerations are then those under τ.
     """
     if force is None:
-        pred = jax.vmap(model.acceleration)(q, qdot)
+        pred = jax.vmap(_derivative(model))(q, qdot)
     else:
         pred = jax.vmap(model.acceleration)(q, qdot, force)
     r = (pred - qddot) / scale
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
+
+
+def _derivative(model):
+    return getattr(model, "derivative", model.acceleration)
+
+
+def derivative_targets(model, dataset: Dataset) -> np.ndarray:
+    """What ``model`` is trained to predict at each state of ``dataset``: q̈, or its ``derivative_target``.
+
+    Shape ``(N, k)``, computed in float64 once, before training.
+    """
+    if model is None or not hasattr(model, "derivative_target"):
+        return dataset.qddot
+    q, qdot, qddot = data_mod.as_arrays(dataset)
+    return np.asarray(jax.jit(jax.vmap(model.derivative_target))(q, qdot, qddot))
+
+
+def derivative_loss(model, dataset: Dataset, *, kind: str = "l1", scale=None) -> float:
+    """The normalised derivative loss of ``model`` on every state of ``dataset`` (float64).
+
+    ``scale`` defaults to the RMS of the targets over ``dataset``; this is the
+    number models are compared on (``lnn compare``'s ``derivative_loss``).
+    """
+    targets = derivative_targets(model, dataset)
+    scale = _rms(targets) if scale is None else scale
+    q, qdot, _ = data_mod.as_arrays(dataset)
+    return float(_acceleration_loss_jit(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), kind))
+
+
+_acceleration_loss_jit = eqx.filter_jit(acceleration_loss)  # one compile per model structure and shapes
+
+
+def _rms(targets: np.ndarray) -> np.ndarray:
+    # Same formula as data.acceleration_scale (which this equals for q̈ targets).
+    return np.sqrt(np.mean(np.asarray(targets) ** 2, axis=0)) + 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,25 +159,32 @@ class AccelerationObjective:
     * ``loss(model, samples, constants) -> scalar``;
     * optionally ``export(trained) -> model``, when what is trained carries
       more than the model (the returned and saved model is ``export``'s).
+
+    ``model``, when it has a ``derivative_target`` (a Hamiltonian network), sets
+    the targets: :func:`derivative_targets` instead of q̈.
     """
 
     kind: str = "l1"
+    model: Any = dataclasses.field(default=None, compare=False)
 
     def prepare(self, train: Dataset, val: Dataset, dtype):
         # A driven system's samples carry the generalized force τ as a fourth array.
         if (train.force is None) != (val.force is None):
             raise DataError("the training and validation datasets must both have generalized forces or both not.")
-        scale = jnp.asarray(data_mod.acceleration_scale(train), dtype=dtype)
-        return _samples(train, dtype), _samples(val, dtype), (scale,)
+        train_targets = derivative_targets(self.model, train)
+        scale = jnp.asarray(_rms(train_targets), dtype=dtype)
+        return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(self.model, val), dtype),
+                (scale,))
 
     def loss(self, model, samples, constants):
-        q, qdot, qddot, *force = samples
-        return acceleration_loss(model, q, qdot, qddot, *constants, self.kind, *force)
+        q, qdot, target, *force = samples
+        return acceleration_loss(model, q, qdot, target, *constants, self.kind, *force)
 
 
-def _samples(dataset: Dataset, dtype) -> tuple:
+def _samples(dataset: Dataset, targets, dtype) -> tuple:
+    q, qdot, _ = data_mod.as_arrays(dataset, dtype)
     force = () if dataset.force is None else (jnp.asarray(dataset.force, dtype=dtype),)
-    return (*data_mod.as_arrays(dataset, dtype), *force)
+    return (q, qdot, jnp.asarray(targets, dtype=dtype), *force)
 
 
 def _optimizer(config: TrainConfig):
@@ -242,7 +292,7 @@ def fit(
     dtype = jax.tree.leaves(params)[0].dtype
     if getattr(dataset, "force", None) is not None:
         mechanics.check_takes_force(model, dataset.dof)
-    objective = AccelerationObjective(config.loss) if objective is None else objective
+    objective = AccelerationObjective(config.loss, model) if objective is None else objective
     train_samples, val_samples, constants = objective.prepare(dataset, val_dataset, dtype)
     train_arrays, val_arrays = (train_samples, constants), (val_samples, constants)
     # What is trained may carry more than the model (e.g. free initial states); export() is the model.

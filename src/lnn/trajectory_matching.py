@@ -52,8 +52,7 @@ from jaxtyping import Array, Float
 from lnn import derivatives
 from lnn.data import Dataset
 from lnn.errors import DataError
-from lnn.integrate import _rk4_rollout
-from lnn.mechanics import as_dynamics
+from lnn.integrate import _phase_space, _rk4_rollout
 from lnn.observations import Observations, spread
 
 
@@ -132,8 +131,8 @@ def shoot(model, q0: Float[Array, "N n"], qdot0: Float[Array, "N n"], tau: Float
 
     Differentiable with respect to the model (reverse mode through every step).
     """
-    f = as_dynamics(model)
-    run = lambda a, b, ts: _rk4_rollout(f, a, b, ts, substeps=substeps)[0]  # noqa: E731
+    encode, field, _ = _phase_space(model)
+    run = lambda a, b, ts: _rk4_rollout(field, a, encode(a, b), ts, substeps=substeps)[0]  # noqa: E731
     return jax.vmap(run)(q0, qdot0, tau)
 
 

@@ -5,6 +5,8 @@
 * :class:`Baseline` — learns q̈ directly (black box).
 * :class:`Dissipative` — a Lagrangian model with learned friction
   (:class:`RayleighDissipation`); see :func:`with_dissipation`.
+* :class:`HamiltonianNN` — learns H(q, p); integrates its own phase space (q, p)
+  (``encode``/``phase_field``/``decode``) and also reports the q̈ it implies.
 """
 
 from typing import Any
@@ -13,11 +15,12 @@ import jax
 
 from lnn.models.baseline import Baseline
 from lnn.models.dissipation import Dissipative, RayleighDissipation, with_dissipation
+from lnn.models.hamiltonian import HamiltonianNN
 from lnn.models.lagrangian import LagrangianNN
 from lnn.models.structured import StructuredLagrangian
 
 KINDS = {"LagrangianNN": LagrangianNN, "StructuredLagrangian": StructuredLagrangian, "Baseline": Baseline,
-         "Dissipative": Dissipative}
+         "Dissipative": Dissipative, "HamiltonianNN": HamiltonianNN}
 
 
 def from_config(config: dict[str, Any]):
@@ -32,5 +35,5 @@ def from_config(config: dict[str, Any]):
     return KINDS[kind](key=jax.random.key(0), **config)
 
 
-__all__ = ["Baseline", "Dissipative", "LagrangianNN", "KINDS", "RayleighDissipation", "StructuredLagrangian",
-           "from_config", "with_dissipation"]
+__all__ = ["Baseline", "Dissipative", "HamiltonianNN", "LagrangianNN", "KINDS", "RayleighDissipation",
+           "StructuredLagrangian", "from_config", "with_dissipation"]

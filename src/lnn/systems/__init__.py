@@ -2,7 +2,7 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['damped_pendulum', 'double_pendulum', 'pendulum', 'spring', 'spring_chain']
+['damped_pendulum', 'double_pendulum', 'pendulum', 'relativistic', 'spring', 'spring_chain']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,13 +10,14 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import damped_pendulum, double_pendulum, pendulum, spring, spring_chain
+from lnn.systems import damped_pendulum, double_pendulum, pendulum, relativistic, spring, spring_chain
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "damped_pendulum": damped_pendulum.make,
     "double_pendulum": double_pendulum.make,
     "pendulum": pendulum.make,
+    "relativistic": relativistic.make,
     "spring": spring.make,
     "spring_chain": spring_chain.make,
 }

@@ -35,6 +35,8 @@ class System:
             D = ½ q̇ᵀ K q̇ (friction); ``None`` for a conservative system.
         force_fn: optional generalized force ``(t, params) -> (n,)`` τ(t) (a drive);
             ``None`` for an undriven system.
+        horizon: seconds the energy protocol integrates by default: the paper's
+            100 s, shorter for systems whose motions leave the sampled box sooner.
     """
 
     name: str
@@ -49,6 +51,7 @@ class System:
     description: str = ""
     dissipation_fn: Callable[[Array, Array, Params], Array] | None = None
     force_fn: Callable[[Array, Params], Array] | None = None
+    horizon: float = 100.0
 
     @property
     def dof(self) -> int:
