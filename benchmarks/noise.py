@@ -23,7 +23,7 @@ with batches of 64 windows. The seconds each took are printed too. Errors are
 e(t) = RMS over coordinates of (q̂ − q)/σ (lnn.metrics.position_error), from 20 held-out
 initial states drawn like the training motions, mean over them.
 
-    python benchmarks/noise.py                          # both studies, about 10 minutes on 2 idle cores
+    python benchmarks/noise.py                          # both studies: 9 + 22 min measured on the shared 2-core machine
     python benchmarks/noise.py --only pendulum --pendulum-steps 5000,2000
     python benchmarks/noise.py --json --out runs/noise  # figures go to --out/figures
 """
