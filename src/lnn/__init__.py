@@ -21,6 +21,7 @@ from lnn.mechanics import (  # noqa: E402
 )
 from lnn.integrate import rollout  # noqa: E402
 from lnn.models import Baseline, LagrangianNN  # noqa: E402
+from lnn.symmetry import noether_charge  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "mass_matrix",
     "mass_matrix_report",
     "momenta",
+    "noether_charge",
     "rollout",
     "systems",
 ]

@@ -119,3 +119,29 @@ def position_error(path, system: System, evaluations: Mapping[str, Evaluation], 
 
 def _unwrap(x, is_angle: bool):
     return np.unwrap(x) if is_angle else x
+
+
+def charges(path, title: str, labels: Sequence[str], verification, *, n_show: int = 4) -> Path:
+    """Noether charges over time along rollouts: the model's (dashed) and the true system's (solid).
+
+    One panel per symmetry (``labels``), then the energy. Each charge is divided by
+    its RMS over the test states, so a drift of 0.01 is 1 % of the charge's
+    typical size; a conserved charge is a flat line. Colours pair a model
+    rollout with the true one from the same initial state.
+    """
+    series = [(label, verification.charge_model[i], verification.charge_true[i]) for i, label in enumerate(labels)]
+    series.append(("energy (time translation)", verification.energy_model, verification.energy_true))
+    fig, axes = plt.subplots(len(series), 1, figsize=(8, 2.3 * len(series)), sharex=True, squeeze=False)
+    ts = verification.ts
+    for ax, (label, model, truth) in zip(axes[:, 0], series):
+        for j in range(min(n_show, model.shape[0])):
+            ax.plot(ts, truth[j], color=f"C{j}", lw=2.5, alpha=0.35)
+            ax.plot(ts, model[j], color=f"C{j}", lw=1.2, ls="--")
+        ax.set_ylabel("charge / RMS")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color="gray", lw=2.5, alpha=0.35), plt.Line2D([], [], color="gray", ls="--")]
+    axes[0, 0].legend(handles, ["true system", "model"], loc="upper right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    return _save(fig, path)

@@ -2,7 +2,7 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['double_pendulum', 'pendulum', 'spring']
+['double_pendulum', 'kepler', 'kepler_polar', 'pendulum', 'spring', 'two_body']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,13 +10,16 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import double_pendulum, pendulum, spring
+from lnn.systems import double_pendulum, kepler, kepler_polar, pendulum, spring, two_body
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "double_pendulum": double_pendulum.make,
+    "kepler": kepler.make,
+    "kepler_polar": kepler_polar.make,
     "pendulum": pendulum.make,
     "spring": spring.make,
+    "two_body": two_body.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum"}
 
