@@ -28,7 +28,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -70,7 +69,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
 
-    console = Console(stderr=args.json)
+    console = Console(stderr=args.json, width=150)
     results = []
     key = jax.random.key(args.seed)
     for i, (label, name, params, expected, t_end) in enumerate(CASES):

@@ -74,3 +74,13 @@ def test_kepler_motion_sampler_gives_orbits_that_stay_near_the_annulus(name, key
     q, _ = lnn.rollout(system.lagrangian, q0, v0, np.linspace(0, 5, 51), dt=0.005)
     r = jnp.hypot(q[..., 0], q[..., 1]) if name == "kepler" else q[..., 0]
     assert float(r.min()) > 0.35 and float(r.max()) < system.parameters["r_max"]
+
+
+def test_two_body_motion_sampler_spins_about_a_resting_centre_of_mass(key):
+    system = lnn.systems.get("two_body")
+    p = system.parameters
+    q0, v0 = system.motion_sampler(key, 16, p)
+    momentum = p["m1"] * v0[:, :2] + p["m2"] * v0[:, 2:]
+    assert_close(momentum, np.zeros((16, 2)), rtol=1e-12, scale=1.0)
+    q, _ = lnn.rollout(system.lagrangian, q0, v0, np.linspace(0, 5, 51), dt=0.01)
+    assert float(jnp.max(jnp.abs(q))) <= p["half_width"], "the pair stays in its training box"

@@ -130,7 +130,9 @@ def charges(path, title: str, labels: Sequence[str], verification, *, n_show: in
     rollout with the true one from the same initial state.
     """
     series = [(label, verification.charge_model[i], verification.charge_true[i]) for i, label in enumerate(labels)]
-    series.append(("energy (time translation)", verification.energy_model, verification.energy_true))
+    # L, and so E, is defined up to an additive constant: show the energy's change
+    series.append(("energy − E(0) (time translation)", verification.energy_model - verification.energy_model[:, :1],
+                   verification.energy_true - verification.energy_true[:, :1]))
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 2.3 * len(series)), sharex=True, squeeze=False)
     ts = verification.ts
     for ax, (label, model, truth) in zip(axes[:, 0], series):

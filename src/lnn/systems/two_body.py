@@ -18,7 +18,9 @@ samples land there with probability zero.
 """
 
 import itertools
+import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -48,6 +50,32 @@ def _closed_form(q, qdot, p):
     ])
 
 
+def spinning_pairs(key, n, p):
+    """A pair spinning about its centre of mass, which is at rest near the origin; (q, qdot) of shape (n, 4).
+
+    Separation r₀ × U(0.8, 1.1) at a random angle; relative velocity mostly
+    tangential, angular velocity U(0.3, 0.9) rad/s either way (slow enough that the
+    centrifugal stretch k(r − r₀) = μω²r keeps the bodies in the box), radial
+    speed U(−0.2, 0.2); centre of mass uniform in ±0.1.
+    """
+    k_c, k_r, k_a, k_w, k_s, k_v = jax.random.split(key, 6)
+    m1, m2 = p["m1"], p["m2"]
+    centre = jax.random.uniform(k_c, (n, 2), dtype=float, minval=-0.1, maxval=0.1)
+    r = p["r0"] * jax.random.uniform(k_r, (n,), dtype=float, minval=0.8, maxval=1.1)
+    angle = jax.random.uniform(k_a, (n,), dtype=float, minval=-math.pi, maxval=math.pi)
+    omega = jax.random.uniform(k_w, (n,), dtype=float, minval=0.3, maxval=0.9)
+    omega = jnp.where(jax.random.bernoulli(k_s, 0.5, (n,)), omega, -omega)
+    radial = jax.random.uniform(k_v, (n,), dtype=float, minval=-0.2, maxval=0.2)
+    e_r = jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
+    e_t = jnp.stack([-jnp.sin(angle), jnp.cos(angle)], -1)
+    d = r[:, None] * e_r  # r₁ − r₂
+    d_dot = radial[:, None] * e_r + (omega * r)[:, None] * e_t
+    share1, share2 = m2 / (m1 + m2), m1 / (m1 + m2)  # r₁ = R + share1·d, r₂ = R − share2·d
+    q = jnp.concatenate([centre + share1 * d, centre - share2 * d], -1)
+    qdot = jnp.concatenate([share1 * d_dot, -share2 * d_dot], -1)
+    return q, qdot
+
+
 def make(m1: float = 1.0, m2: float = 2.0, k: float = 4.0, r0: float = 1.0, field: float = 0.0,
          half_width: float = 1.0) -> System:
     params = {"m1": m1, "m2": m2, "k": k, "r0": r0, "field": field, "half_width": half_width}
@@ -67,4 +95,5 @@ def make(m1: float = 1.0, m2: float = 2.0, k: float = 4.0, r0: float = 1.0, fiel
         energy_scale=energy_scale,
         description="two masses joined by a spring in a plane, Cartesian (x1, y1, x2, y2); optional uniform field",
         cartesian_pairs=((0, 1), (2, 3)),
+        motion_sampler=spinning_pairs,
     )
