@@ -34,12 +34,13 @@ fraction ε (of the order of its relative acceleration error, a few %), a true
 symmetry scores a few ε, while a generic direction scores ~1/√(2n) (0.2–0.7 for
 the built-in systems). So a generator is called a symmetry only if its score is
 below ``threshold`` (default :data:`DEFAULT_THRESHOLD` = 0.1: L changes by less
-than a tenth of what a generic motion changes it by). In discovery, the singular
-values below the threshold are further cut at their largest gap (the largest
-ratio between consecutive values, counting the first value above the threshold,
-or the threshold itself, as the next one): symmetries of a learned L come as a
-cluster of small values separated by a gap from the broken directions. The
-singular values are always returned, so the gap can be judged.
+than a tenth of what the steepest motion changes it by). In discovery, singular
+values below threshold/3 are symmetries, values at or above the threshold are
+not, and those in between are cut at their largest gap (the largest ratio
+between consecutive values): symmetries of a learned L come as a cluster of
+small values separated by a gap from the broken directions, and a fit that is
+better for some symmetries (translations) than others (rotation) spreads the
+cluster. The singular values are always returned, so the gap can be judged.
 
 **Discovery.** With candidates ξ_1..ξ_m, δL is linear in the coefficients of a
 combination Σ c_j ξ_j. The invariance matrix W_kj = δL_j(s_k) / (|A_k| N_j √K),
@@ -286,7 +287,8 @@ class Discovery:
 
     ``scores``: s(ξ_j) of each candidate alone. ``singular_values``: of the
     invariance matrix, ascending; the symmetries are the values below
-    ``threshold`` up to their largest gap (module docstring). ``gap``: the ratio
+    threshold/3, and those below ``threshold`` up to their largest gap (module
+    docstring). ``gap``: the ratio
     of the first value after the symmetries to the last one of them (inf with
     none; large = clear-cut).
     """
@@ -322,7 +324,7 @@ def discover(L: Lagrangian, candidate_list: Sequence[Candidate], q: Float[Array,
 
     Builds the invariance matrix W (module docstring), takes its SVD, and keeps
     the right singular vectors whose singular values are below ``threshold``
-    and below the largest gap there (module docstring).
+    and its largest gap (module docstring).
     The kept subspace is returned in a readable basis (reduced row-echelon form
     over the candidates in their order, so translations come first), each
     symmetry scored by :func:`symmetry_score`'s s(ξ).
@@ -356,15 +358,23 @@ def discover(L: Lagrangian, candidate_list: Sequence[Candidate], q: Float[Array,
 
 
 def _count_below_gap(sv: np.ndarray, threshold: float) -> int:
-    """How many of the ascending ``sv`` are symmetries: those below ``threshold``, cut at the largest gap."""
+    """How many of the ascending ``sv`` are symmetries (module docstring, "Threshold and gap").
+
+    Values below threshold/3 always are, values at or above the threshold never;
+    in between, the cut goes at the largest ratio between consecutive values.
+    """
+    sure = int(np.sum(sv < threshold / 3))
     below = int(np.sum(sv < threshold))
-    if below == 0:
-        return 0
-    nxt = sv[below] if below < sv.size else threshold
-    values = np.append(sv[:below], max(nxt, threshold))
-    ratios = values[1:] / np.maximum(values[:-1], 1e-300)
-    # the last maximal ratio: among equal gaps (e.g. exact zeros), keep the most symmetries
-    return int(len(ratios) - np.argmax(ratios[::-1]))
+    if below == sure:
+        return sure
+    nxt = max(sv[below], threshold) if below < sv.size else threshold
+    values = np.append(sv[:below], nxt)
+    # ratio after cutting at k (k symmetries), for k = sure .. below; with no sure one,
+    # the first value is compared with threshold/3
+    prev = values[sure - 1] if sure else threshold / 3
+    ratios = [values[sure] / max(prev, 1e-300)] + [values[k] / max(values[k - 1], 1e-300)
+                                                    for k in range(sure + 1, below + 1)]
+    return sure + int(np.argmax(ratios))
 
 
 def _readable_basis(rows: np.ndarray, pivot_fraction: float = 0.3) -> np.ndarray:
