@@ -19,7 +19,7 @@ def run_cli(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-@pytest.mark.parametrize("command", ["systems", "generate", "train", "evaluate", "compare", "demo"])
+@pytest.mark.parametrize("command", ["systems", "generate", "train", "evaluate", "compare", "demo", "symmetries"])
 def test_every_command_has_help_with_seed_and_out(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output

@@ -21,6 +21,7 @@ from lnn.mechanics import (  # noqa: E402
 )
 from lnn.integrate import rollout  # noqa: E402
 from lnn.models import Baseline, HamiltonianNN, LagrangianNN, StructuredLagrangian  # noqa: E402
+from lnn.symmetry import noether_charge  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "mass_matrix",
     "mass_matrix_report",
     "momenta",
+    "noether_charge",
     "rollout",
     "StructuredLagrangian",
     "systems",

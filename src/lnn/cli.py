@@ -333,6 +333,74 @@ def demo(
     _run_experiment(cfg, out or Path("runs/demo-full" if full else "runs/demo"))
 
 
+@app.command()
+def symmetries(
+    run_or_system: str = typer.Argument(..., help="a system name (its closed-form L), or a run folder / model.eqx "
+                                        "of a trained LNN"),
+    n_states: int = typer.Option(2000, help="states the invariance is tested on"),
+    threshold: float = typer.Option(0.1, help="largest score (normalised defect) a symmetry may have"),
+    n_rollouts: int = typer.Option(8, help="rollouts along which the charges are tracked"),
+    t_end: float = typer.Option(5.0, help="rollout length (s)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    seed: int = SEED,
+    out: Optional[Path] = typer.Option(None, help="folder for symmetries.json and figures/charges.png "
+                                       "(default: the run folder, or runs/symmetries/SYSTEM)"),
+) -> None:
+    """Find the symmetries of a Lagrangian (Noether) and check their charges along rollouts."""
+    import jax
+
+    from lnn import io, plot, symmetry
+    from lnn import systems as registry
+
+    if run_or_system in registry.names():
+        system, L, what = registry.get(run_or_system), None, f"closed-form {run_or_system}"
+        folder = out or Path("runs/symmetries") / run_or_system
+    else:
+        path = _model_path(Path(run_or_system))
+        L, meta = io.load_model(path)
+        system = registry.get(meta.get("system", "double_pendulum"))
+        what, folder = f"model {path}", out or path.parent
+        state = jax.ShapeDtypeStruct((system.dof,), float)
+        if jax.eval_shape(L, state, state).shape != ():
+            raise ValueError(f"{path} is a {type(L).__name__}, which predicts accelerations and has no Lagrangian, "
+                             "so no Noether symmetries; pass an LNN run (e.g. runs/demo/lnn).")
+    L = L if L is not None else system.lagrangian
+    found, checked = symmetry.analyse(L, system, jax.random.key(seed), n_states=n_states, threshold=threshold,
+                                      n_rollouts=n_rollouts, t_end=t_end)
+    result = {"source": what, "system": system.name, **symmetry.report(found, checked)}
+    io.write_json(folder / "symmetries.json", result)
+    figure = plot.charges(folder / "figures" / "charges.png", f"{what}: Noether charges along rollouts",
+                          [s.label for s in found.symmetries], checked)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"{what}: {len(found.symmetries)} symmetr{'y' if len(found.symmetries) == 1 else 'ies'} "
+                        f"besides time (threshold {threshold:g}, gap ×{found.gap:.3g})")
+    for col in ("generator", "kind", "score", "charge drift: model", "true system"):
+        table.add_column(col, justify="left" if col in ("generator", "kind") else "right")
+    for i, s in enumerate(found.symmetries):
+        d = checked.drifts(i)
+        table.add_row(s.label, s.kind, f"{s.score:.2g}", f"{d['model']:.2g}", f"{d['true_system']:.2g}")
+    e = checked.energy_drifts()
+    table.add_row("time translation", "energy", "0", f"{e['model']:.2g}", f"{e['true_system']:.2g}")
+    console.print(table)
+    console.print("singular values: " + ", ".join(f"{v:.2g}" for v in found.singular_values))
+    console.print("candidate scores: " + ", ".join(f"{c.name} {v:.2g}" for c, v in zip(found.candidates,
+                                                                                          found.scores)))
+    console.print(f"wrote {folder / 'symmetries.json'} and {figure}")
+
+
+def _model_path(path: Path) -> Path:
+    """model.eqx of a run: the file itself, RUN/model.eqx, or RUN/lnn/model.eqx (a demo or compare run)."""
+    for candidate in (path, path / "model.eqx", path / "lnn" / "model.eqx"):
+        if candidate.is_file():
+            return candidate
+    from lnn import systems as registry
+
+    raise ValueError(f"{path} is neither a system ({', '.join(registry.names())}) nor a run folder with "
+                     "model.eqx or lnn/model.eqx; pass one of them.")
+
+
 def _run_experiment(cfg, out: Path) -> None:
     from lnn.experiment import machine_description, run
 

@@ -34,3 +34,7 @@ class TrainingDivergedError(LnnError, RuntimeError):
 
 class SingularMassMatrixError(LnnError, ArithmeticError):
     """∂²L/∂q̇² is singular or indefinite where the dynamics are needed."""
+
+
+class SymmetryError(LnnError, ValueError):
+    """A symmetry generator ξ(q) that cannot be used (wrong output shape, non-finite, zero)."""

@@ -199,3 +199,31 @@ def noise_robustness(path, rows: Sequence[Mapping], *, error_key: str = "error_1
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def charges(path, title: str, labels: Sequence[str], verification, *, n_show: int = 4) -> Path:
+    """Noether charges over time along rollouts: the model's (dashed) and the true system's (solid).
+
+    One panel per symmetry (``labels``), then the energy. Each charge is divided by
+    its RMS over the test states, so a drift of 0.01 is 1 % of the charge's
+    typical size; a conserved charge is a flat line. Colours pair a model
+    rollout with the true one from the same initial state.
+    """
+    series = [(label, verification.charge_model[i], verification.charge_true[i]) for i, label in enumerate(labels)]
+    # L, and so E, is defined up to an additive constant: show the energy's change
+    series.append(("energy − E(0) (time translation)", verification.energy_model - verification.energy_model[:, :1],
+                   verification.energy_true - verification.energy_true[:, :1]))
+    fig, axes = plt.subplots(len(series), 1, figsize=(8, 2.3 * len(series)), sharex=True, squeeze=False)
+    ts = verification.ts
+    for ax, (label, model, truth) in zip(axes[:, 0], series):
+        for j in range(min(n_show, model.shape[0])):
+            ax.plot(ts, truth[j], color=f"C{j}", lw=2.5, alpha=0.35)
+            ax.plot(ts, model[j], color=f"C{j}", lw=1.2, ls="--")
+        ax.set_ylabel("charge / RMS")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color="gray", lw=2.5, alpha=0.35), plt.Line2D([], [], color="gray", ls="--")]
+    axes[0, 0].legend(handles, ["true system", "model"], loc="upper right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    return _save(fig, path)

@@ -2,7 +2,8 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['damped_pendulum', 'double_pendulum', 'pendulum', 'relativistic', 'spring', 'spring_chain']
+['damped_pendulum', 'double_pendulum', 'kepler', 'kepler_polar', 'pendulum', 'relativistic', 'spring',
+ 'spring_chain', 'two_body']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,16 +11,29 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import damped_pendulum, double_pendulum, pendulum, relativistic, spring, spring_chain
+from lnn.systems import (
+    damped_pendulum,
+    double_pendulum,
+    kepler,
+    kepler_polar,
+    pendulum,
+    relativistic,
+    spring,
+    spring_chain,
+    two_body,
+)
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "damped_pendulum": damped_pendulum.make,
     "double_pendulum": double_pendulum.make,
+    "kepler": kepler.make,
+    "kepler_polar": kepler_polar.make,
     "pendulum": pendulum.make,
     "relativistic": relativistic.make,
     "spring": spring.make,
     "spring_chain": spring_chain.make,
+    "two_body": two_body.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum", "chain": "spring_chain",
             "fput": "spring_chain"}

@@ -37,6 +37,18 @@ class System:
             ``None`` for an undriven system.
         horizon: seconds the energy protocol integrates by default: the paper's
             100 s, shorter for systems whose motions leave the sampled box sooner.
+        cartesian_pairs: index pairs ``(i, j)`` of coordinates that are the x and y
+            of one point in a Euclidean plane (for a point in space, give its
+            (x, y), (y, z) and (z, x) pairs). Rotations are only meaningful for
+            these; symmetry search (:mod:`lnn.symmetry`) proposes one per pair.
+        configuration_sampler: ``(key, n, params) -> q`` of shape ``(n, dof)``,
+            for systems whose configuration domain is not the box (e.g. an
+            annulus around a 1/r singularity); configurations must lie inside
+            ``[q_low, q_high]``. ``None``: uniform in the box.
+        motion_sampler: ``(key, n, params) -> (q, qdot)``, initial states whose
+            motions stay in the configuration domain for several seconds, where
+            random states rarely do (a 1/r potential: nearly circular orbits).
+            ``None``: :func:`lnn.symmetry.rollout_states` picks them.
     """
 
     name: str
@@ -52,6 +64,9 @@ class System:
     dissipation_fn: Callable[[Array, Array, Params], Array] | None = None
     force_fn: Callable[[Array, Params], Array] | None = None
     horizon: float = 100.0
+    cartesian_pairs: tuple[tuple[int, int], ...] = ()
+    configuration_sampler: Callable[[Array, int, Params], Array] | None = None
+    motion_sampler: Callable[[Array, int, Params], tuple[Array, Array]] | None = None
 
     @property
     def dof(self) -> int:
@@ -111,7 +126,9 @@ class System:
         return systems.get(self.name, **{**self.parameters, **changes})
 
     def sample_configurations(self, key: Array, n: int) -> Float[Array, "n dof"]:
-        """Configurations q uniform in the box ``[q_low, q_high)``."""
+        """Configurations q uniform in the box ``[q_low, q_high)``, or from the system's own sampler."""
+        if self.configuration_sampler is not None:
+            return self.configuration_sampler(key, n, self.parameters)
         low = jnp.asarray(self.q_low, dtype=float)
         high = jnp.asarray(self.q_high, dtype=float)
         return jax.random.uniform(key, (n, self.dof), minval=low, maxval=high, dtype=low.dtype)
