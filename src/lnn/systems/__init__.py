@@ -2,7 +2,7 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['double_pendulum', 'pendulum', 'spring']
+['double_pendulum', 'magnetic_particle', 'pendulum', 'spherical_pendulum', 'spring', 'triple_pendulum', 'wave']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -10,13 +10,25 @@
 from collections.abc import Callable
 
 from lnn.errors import UnknownSystemError
-from lnn.systems import double_pendulum, pendulum, spring
+from lnn.systems import (
+    double_pendulum,
+    magnetic,
+    pendulum,
+    spherical_pendulum,
+    spring,
+    triple_pendulum,
+    wave,
+)
 from lnn.systems.base import System
 
 _REGISTRY: dict[str, Callable[..., System]] = {
     "double_pendulum": double_pendulum.make,
     "pendulum": pendulum.make,
     "spring": spring.make,
+    "magnetic_particle": magnetic.make,
+    "spherical_pendulum": spherical_pendulum.make,
+    "triple_pendulum": triple_pendulum.make,
+    "wave": wave.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum"}
 
