@@ -24,7 +24,8 @@ learns q̈_i at one spacing.
 
 **Cost.** Passed as a Lagrangian to ``lnn.mechanics``, the density's ∂²L/∂q̇² is built
 with n tangents, each through the whole grid: O(n²) network evaluations per state
-(measured on a shared 2-core CPU: 1.8 ms per state at n = 64, 125 ms at n = 256).
+(measured for a 16-wide ℓ_θ on a shared 2-core CPU: 1.8 ms per state at n = 64, 125 ms at
+n = 256; the banded path below: 0.13 ms and 0.6 ms).
 But ∂²L/∂q̇² is banded — ℓ_θ reads q̇_i and q̇_{i+1}, so only entries with
 |i − j| ≤ 1 (cyclically) are non-zero — and :meth:`LagrangianDensity.acceleration`
 uses that: columns at least 3 apart share no row, so c tangents, each the sum of
