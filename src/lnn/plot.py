@@ -227,3 +227,40 @@ def charges(path, title: str, labels: Sequence[str], verification, *, n_show: in
     fig.suptitle(title, fontsize=10)
     axes[-1, 0].set_xlabel("time (s)")
     return _save(fig, path)
+
+
+def field_rollouts(path, ts, energies: Mapping[str, Sequence], fields: Mapping[str, np.ndarray], *,
+                   length: float = 1.0, title: str = "") -> Path:
+    """Energy over time (top) and space-time images of a 1D field (bottom), one per rollout.
+
+    ``energies``: label → relative energy change (E(t) − E(0)) / E(0), shape ``(T,)``, drawn
+    in percent on a symmetric log scale. ``fields``: label → displacement ``(T, n)`` over
+    time (vertical) and position (horizontal), on one shared colour scale.
+    """
+    fig = plt.figure(figsize=(3.2 * max(len(fields), 2), 6.4))
+    grid = fig.add_gridspec(2, len(fields), height_ratios=[1, 1.4], hspace=0.35)
+    ax = fig.add_subplot(grid[0, :])
+    top = 1.0
+    for i, (label, rel) in enumerate(energies.items()):
+        rel = 100 * np.asarray(rel, dtype=float)
+        rel = np.where(np.isfinite(rel), rel, np.nan)  # a blown-up rollout's line ends where it blew up
+        top = max(top, float(np.nanmax(np.abs(rel), initial=0.0)))
+        ax.plot(ts, rel, color=f"C{i}", lw=1.4, label=label)
+    ax.axhspan(-1, 1, color="gray", alpha=0.12, lw=0, label="±1 %")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(-1.5 * min(top, 1e4), 1.5 * min(top, 1e4))
+    ax.set_xlabel("time (periods)")
+    ax.set_ylabel("(E(t) − E(0)) / E(0)   (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    vmax = float(np.max(np.abs(next(iter(fields.values())))))
+    for j, (label, field) in enumerate(fields.items()):
+        axj = fig.add_subplot(grid[1, j])
+        axj.imshow(np.clip(field, -vmax, vmax), aspect="auto", origin="lower", cmap="RdBu_r", vmin=-vmax,
+                   vmax=vmax, extent=(0, length, ts[0], ts[-1]), interpolation="nearest")
+        axj.set_title(label, fontsize=9)
+        axj.set_xlabel("x")
+        if j == 0:
+            axj.set_ylabel("time (periods)")
+    return _save(fig, path)

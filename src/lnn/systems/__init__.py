@@ -2,8 +2,8 @@
 
 >>> import lnn
 >>> lnn.systems.names()
-['damped_pendulum', 'double_pendulum', 'kepler', 'kepler_polar', 'pendulum', 'relativistic', 'spring',
- 'spring_chain', 'two_body']
+['damped_pendulum', 'double_pendulum', 'kepler', 'kepler_polar', 'magnetic_particle', 'pendulum',
+ 'relativistic', 'spherical_pendulum', 'spring', 'spring_chain', 'triple_pendulum', 'two_body', 'wave']
 >>> lnn.systems.get("double_pendulum").dof
 2
 """
@@ -16,11 +16,15 @@ from lnn.systems import (
     double_pendulum,
     kepler,
     kepler_polar,
+    magnetic,
     pendulum,
     relativistic,
+    spherical_pendulum,
     spring,
     spring_chain,
+    triple_pendulum,
     two_body,
+    wave,
 )
 from lnn.systems.base import System
 
@@ -34,6 +38,10 @@ _REGISTRY: dict[str, Callable[..., System]] = {
     "spring": spring.make,
     "spring_chain": spring_chain.make,
     "two_body": two_body.make,
+    "magnetic_particle": magnetic.make,
+    "spherical_pendulum": spherical_pendulum.make,
+    "triple_pendulum": triple_pendulum.make,
+    "wave": wave.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum", "chain": "spring_chain",
             "fput": "spring_chain"}
