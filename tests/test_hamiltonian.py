@@ -135,3 +135,20 @@ def test_bad_momentum_settings_are_refused():
         HamiltonianNN(1, key=jax.random.key(0), momentum="kinetic")
     with pytest.raises(ValueError, match="2 coordinates"):
         HamiltonianNN(1, key=jax.random.key(0), momentum="canonical", system="double_pendulum")
+
+
+def test_true_momentum_of_a_system_built_with_jnp_works_under_jit():
+    # two_body computes its energy scale with jnp when it is built; the HNN rebuilds
+    # its system inside traced code, which must not stage that into the trace.
+    from lnn import data
+    from lnn.experiment import build_model
+    from lnn.train import derivative_targets
+
+    system = lnn.systems.get("two_body")
+    ds = data.random_states(system, jax.random.key(0), 20)
+    model = build_model("hnn_true_p", system, ds, jax.random.key(1), width=8)
+    targets = derivative_targets(model, ds)
+    assert targets.shape == (20, 8)
+    # The first half is q̇; the second the true ṗ = m q̈ (p = m q̇ for free masses).
+    masses = np.repeat([system.parameters["m1"], system.parameters["m2"]], 2)
+    np.testing.assert_allclose(targets[:, 4:], masses * ds.qddot, rtol=1e-10, atol=1e-12)

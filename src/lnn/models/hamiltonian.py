@@ -121,7 +121,10 @@ class HamiltonianNN(MLPModel):
         """The momentum p(q, q̇) the model is fed: q̇, or ∂L/∂q̇ of the true system."""
         if self.momentum == "velocity":
             return qdot
-        true_lagrangian = systems.get(self.system, **dict(self.system_parameters)).lagrangian
+        # Building a system may compute with jnp (e.g. its energy scale); under jit that
+        # must run on concrete values, not be staged into the traced program.
+        with jax.ensure_compile_time_eval():
+            true_lagrangian = systems.get(self.system, **dict(self.system_parameters)).lagrangian
         return jax.grad(true_lagrangian, argnums=1)(q, qdot)
 
     def phase_field(self, q: Float[Array, "n"], p: Float[Array, "n"]) -> tuple[Array, Array]:
