@@ -116,6 +116,20 @@ def random_states(system: System, key: jax.Array, n: int, *, max_energy: float |
     return Dataset(np.asarray(q), np.asarray(qdot), np.asarray(qddot), np.arange(n), np.zeros(n), meta)
 
 
+def true_motions(system: System, q0, qdot0, ts):
+    """The true motions from ``(q0, qdot0)`` ``(N, n)`` at times ``ts``: ``(q, qdot)`` ``(N, T, n)`` and τ ``(T, n)``.
+
+    Dopri8 at rtol = atol = 1e-10, with the system's friction and drive (τ is None
+    for an undriven system).
+    """
+    conservative = system.dissipation_fn is None and system.force_fn is None
+    tau = None if system.force_fn is None else jax.vmap(system.force)(jnp.asarray(ts))
+    q, qdot = rollout(system.lagrangian if conservative else system.acceleration, q0, qdot0, ts,
+                      method="adaptive", solver="dopri8", rtol=1e-10, atol=1e-10,
+                      force=None if tau is None else system.force)
+    return q, qdot, tau
+
+
 def trajectories(
     system: System,
     key: jax.Array,
@@ -147,10 +161,7 @@ def trajectories(
     frames = int(round(duration * fps)) + 1
     ts = np.arange(frames) / fps
     conservative = system.dissipation_fn is None and system.force_fn is None
-    tau = None if system.force_fn is None else jax.vmap(system.force)(jnp.asarray(ts))  # (T, n)
-    q, qdot = rollout(system.lagrangian if conservative else system.acceleration, q0, qdot0, ts,
-                      method="adaptive", solver="dopri8", rtol=1e-10, atol=1e-10,
-                      force=None if tau is None else system.force)
+    q, qdot, tau = true_motions(system, q0, qdot0, ts)
     if conservative:
         qddot = mechanics.accelerations(system.lagrangian, q, qdot)
     else:

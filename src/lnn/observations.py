@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from lnn.errors import DataError, FileFormatError
-from lnn.integrate import rollout
+from lnn.data import true_motions
 from lnn.metrics import wrapped_difference
 from lnn.systems import System
 
@@ -425,8 +425,9 @@ def simulate(
 ) -> Observations:
     """Positions of ``system`` as a camera would record them, for studies where the truth is known.
 
-    Motions start from ``system.sample_states`` and are integrated with Dopri8
-    (rtol = atol = 1e-10). Frames are at ``k / fps`` shifted by a uniform
+    Motions start from ``system.sample_states`` and are the true motions of
+    :func:`lnn.data.true_motions` (Dopri8, rtol = atol = 1e-10, with the system's
+    friction and drive). Frames are at ``k / fps`` shifted by a uniform
     random offset of up to ``±jitter / (2 fps)`` (``jitter`` < 1 keeps them
     ordered), the same stamps for every motion. ``noise`` adds Gaussian noise
     of standard deviation ``noise`` × the spread of each coordinate (:func:`spread`). Velocities
@@ -444,7 +445,7 @@ def simulate(
     offsets = np.asarray(jax.random.uniform(k_time, (frames,), minval=-0.5, maxval=0.5)) * jitter / fps
     ts = np.arange(frames) / fps + offsets
     ts = ts - ts[0]
-    q, qdot = rollout(system.lagrangian, q0, qdot0, ts, method="adaptive", solver="dopri8", rtol=1e-10, atol=1e-10)
+    q, qdot, _ = true_motions(system, q0, qdot0, ts)
     q, qdot = (np.asarray(a).reshape(-1, system.dof) for a in (q, qdot))
     if noise > 0:
         kq, kv = jax.random.split(k_noise)
