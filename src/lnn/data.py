@@ -244,7 +244,12 @@ def load(path: str | os.PathLike) -> Dataset:
 
 def acceleration_scale(dataset: Dataset) -> np.ndarray:
     """Per-coordinate root-mean-square of q̈, shape ``(n,)``; normalises losses and outputs."""
-    return np.sqrt(np.mean(dataset.qddot**2, axis=0)) + 1e-12
+    return root_mean_square(dataset.qddot)
+
+
+def root_mean_square(values) -> np.ndarray:
+    """Root-mean-square of each column of ``(N, k)`` values (+1e-12, so never 0), shape ``(k,)``."""
+    return np.sqrt(np.mean(np.asarray(values) ** 2, axis=0)) + 1e-12
 
 
 def as_arrays(dataset: Dataset, dtype=None) -> tuple[jax.Array, jax.Array, jax.Array]:

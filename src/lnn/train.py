@@ -131,17 +131,12 @@ def derivative_loss(model, dataset: Dataset, *, kind: str = "l1", scale=None) ->
     number models are compared on (``lnn compare``'s ``derivative_loss``).
     """
     targets = derivative_targets(model, dataset)
-    scale = _rms(targets) if scale is None else scale
+    scale = data_mod.root_mean_square(targets) if scale is None else scale
     q, qdot, _ = data_mod.as_arrays(dataset)
     return float(_acceleration_loss_jit(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), kind))
 
 
 _acceleration_loss_jit = eqx.filter_jit(acceleration_loss)  # one compile per model structure and shapes
-
-
-def _rms(targets: np.ndarray) -> np.ndarray:
-    # Same formula as data.acceleration_scale (which this equals for q̈ targets).
-    return np.sqrt(np.mean(np.asarray(targets) ** 2, axis=0)) + 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +167,7 @@ class AccelerationObjective:
         if (train.force is None) != (val.force is None):
             raise DataError("the training and validation datasets must both have generalized forces or both not.")
         train_targets = derivative_targets(self.model, train)
-        scale = jnp.asarray(_rms(train_targets), dtype=dtype)
+        scale = jnp.asarray(data_mod.root_mean_square(train_targets), dtype=dtype)
         return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(self.model, val), dtype),
                 (scale,))
 
