@@ -3,7 +3,11 @@
 Timing: every function is compiled and run once before it is timed, and the
 figures are medians over repetitions. Where two formulations are compared,
 their repetitions are interleaved (A, B, A, B, …) so that a machine whose load
-changes during the run slows both alike and the ratio stays fair.
+changes during the run slows both alike and the ratio stays fair. With
+``settle=1`` each timed call follows an untimed call of the same function, as
+in a training loop: on this CPU a call that directly follows a different,
+larger program ran up to 15 % slower (its buffers are mapped afresh), which
+penalised whichever formulation came after the reference.
 """
 
 from __future__ import annotations
@@ -48,13 +52,18 @@ def block(fn: Callable, *args) -> float:
     return time.perf_counter() - t
 
 
-def interleaved_medians(calls: Sequence[tuple[Callable, tuple]], repeats: int) -> list[float]:
-    """Median seconds of each ``(fn, args)``, after one warm-up call each, repetitions interleaved."""
+def interleaved_medians(calls: Sequence[tuple[Callable, tuple]], repeats: int, settle: int = 0) -> list[float]:
+    """Median seconds of each ``(fn, args)``, after one warm-up call each, repetitions interleaved.
+
+    ``settle``: untimed calls of the same function just before each timed one.
+    """
     for fn, args in calls:
         block(fn, *args)
     times = [[] for _ in calls]
     for _ in range(repeats):
         for t, (fn, args) in zip(times, calls):
+            for _ in range(settle):
+                block(fn, *args)
             t.append(block(fn, *args))
     return [statistics.median(t) for t in times]
 

@@ -51,16 +51,18 @@ def main() -> None:
     qddot = system.closed_form_accelerations(q, qdot).astype(args.dtype)
     scale = jnp.ones(2, dtype=args.dtype)
 
-    def accel(m, q, qdot):
-        return jax.vmap(m.acceleration)(q, qdot)
+    def accel(m, q, qdot):  # each model's batched path, as training uses it
+        return m.accelerations(q, qdot) if hasattr(m, "accelerations") else jax.vmap(m.acceleration)(q, qdot)
 
     def step(m, q, qdot, qddot):
         return eqx.filter_value_and_grad(acceleration_loss)(m, q, qdot, qddot, scale)
 
     accel_jit, step_jit = eqx.filter_jit(accel), eqx.filter_jit(step)
-    # Accelerations of every formulation interleaved, then training steps interleaved.
-    t_accs = interleaved_medians([(accel_jit, (m, q, qdot)) for m in models.values()], args.repeats)
-    t_steps = interleaved_medians([(step_jit, (m, q, qdot, qddot)) for m in models.values()], args.repeats)
+    # Accelerations of every formulation interleaved, then training steps interleaved; each
+    # timed call follows one of its own (steady state, as in training; see _common).
+    t_accs = interleaved_medians([(accel_jit, (m, q, qdot)) for m in models.values()], args.repeats, settle=1)
+    t_steps = interleaved_medians([(step_jit, (m, q, qdot, qddot)) for m in models.values()], args.repeats,
+                                  settle=1)
     rows = {}
     for name, m, t_acc, t_step in zip(models, models.values(), t_accs, t_steps):
         params, static = eqx.partition(m, eqx.is_array)

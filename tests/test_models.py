@@ -39,6 +39,55 @@ def test_mlp_curvature_needs_a_scalar_network():
         mlp.gradient_and_curvature(jnp.ones(3), jnp.ones((3, 1)))
 
 
+@pytest.mark.parametrize("k, sizes", [(3, [5, 12, 9, 1]), (3, [4, 10, 1]), (6, [5, 8, 8, 7, 1])])
+def test_mlp_batch_curvature_and_its_hand_written_gradient_match_autodiff(k, sizes):
+    # k = 3 takes the unrolled contractions, k = 6 the einsum ones.
+    mlp = MLP(sizes, key=jax.random.key(k), init="standard")
+    X, T = rand(10, (7, sizes[0]), -2, 2), rand(11, (7, sizes[0], k), -1, 1)
+    weights = rand(12, (k, k), -1, 1)
+
+    def objective(per_state):
+        def f(mlp, X, T):
+            g, C = per_state(mlp, X, T)
+            return jnp.sum(jnp.sin(g)) + jnp.sum(jnp.cos(C) * weights)
+        return f
+
+    autodiff = objective(lambda m, X, T: jax.vmap(m.gradient_and_curvature)(X, T))
+    by_hand = objective(lambda m, X, T: m.batch_gradient_and_curvature(X, T))
+    for a, b in zip(mlp.batch_gradient_and_curvature(X, T), jax.vmap(mlp.gradient_and_curvature)(X, T)):
+        assert_close(a, b, rtol=1e-13)
+    expected = jax.jit(jax.grad(autodiff, argnums=(0, 1, 2)))(mlp, X, T)
+    got = jax.jit(jax.grad(by_hand, argnums=(0, 1, 2)))(mlp, X, T)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        assert_close(a, b, rtol=1e-12, scale=float(jnp.max(jnp.abs(b))) + 1e-300)
+
+
+@pytest.mark.parametrize("solver", ["dense", "cg"])
+def test_lnn_batched_accelerations_equal_per_state_ones_with_and_without_forces(solver):
+    model = lnn.LagrangianNN(3, key=jax.random.key(13), width=20, depth=2, angles=(True, False, True),
+                             solver=solver)
+    q, qdot, tau = rand(14, (9, 3), -3, 3), rand(15, (9, 3), -2, 2), rand(16, (9, 3), -1, 1)
+    batched = eqx.filter_jit(lambda m, *a: m.accelerations(*a))
+    per_state = eqx.filter_jit(lambda m, *a: jax.vmap(m.acceleration)(*a))
+    assert_close(batched(model, q, qdot), per_state(model, q, qdot), rtol=1e-12)
+    assert_close(batched(model, q, qdot, tau), per_state(model, q, qdot, tau), rtol=1e-12)
+
+
+def test_lnn_training_gradients_under_a_force_match_the_general_path():
+    model = lnn.LagrangianNN(2, key=jax.random.key(17), width=16, depth=3, angles=(True, False))
+    q, qdot, tau = rand(18, (32, 2), -2, 2), rand(19, (32, 2), -2, 2), rand(20, (32, 2), -1, 1)
+    target = rand(21, (32, 2), -3, 3)
+
+    def loss(accelerations):
+        return lambda m: jnp.mean((accelerations(m) - target) ** 2)
+
+    fast = eqx.filter_jit(eqx.filter_grad(loss(lambda m: m.accelerations(q, qdot, tau))))(model)
+    general = eqx.filter_jit(eqx.filter_grad(
+        loss(lambda m: jax.vmap(mechanics.dynamics(m, solver="dense"))(q, qdot, tau))))(model)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(general)):
+        assert_close(a, b, rtol=1e-9, scale=float(jnp.max(jnp.abs(b))) + 1e-300)
+
+
 @pytest.mark.parametrize("encoding", ["sincos", "wrap"])
 @pytest.mark.parametrize("kinetic_prior, depth", [(True, 1), (True, 3), (False, 2)])
 def test_lnn_analytic_accelerations_match_general_path(encoding, kinetic_prior, depth):

@@ -102,17 +102,45 @@ class LagrangianNN(MLPModel):
         With ``solver="cg"`` (or ``"auto"`` at many coordinates) M is never formed:
         :func:`lnn.mechanics.dynamics` solves by conjugate gradients instead.
         """
+        if self._matrix_free(q.shape[-1]):
+            return mechanics.dynamics(self, solver="cg")(q, qdot, tau)
+        x, tangents = self._feature_tangents(q, qdot)
+        return self._solve(q, qdot, tau, *self.mlp.gradient_and_curvature(x, tangents))
+
+    def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], tau=None) -> Float[Array, "B n"]:
+        """:meth:`acceleration` for a batch of states (and forces ``tau``, shape ``(B, n)``).
+
+        The same numbers, computed for the batch at once through
+        :meth:`MLP.batch_gradient_and_curvature`, whose hand-written reverse pass
+        makes a training step faster (training uses this method). Forward-mode
+        derivatives (``jax.jvp``, ``jax.jacfwd``) need the per-state method.
+        """
+        if self._matrix_free(q.shape[-1]):
+            return jax.vmap(self.acceleration)(q, qdot, *(() if tau is None else (tau,)))
+        x, tangents = jax.vmap(self._feature_tangents)(q, qdot)
+        g, C = self.mlp.batch_gradient_and_curvature(x, tangents)
+        if tau is None:
+            return jax.vmap(lambda *a: self._solve(*a[:2], None, *a[2:]))(q, qdot, g, C)
+        return jax.vmap(self._solve)(q, qdot, tau, g, C)
+
+    def _matrix_free(self, n: int) -> bool:
+        return self.solver == "cg" or (self.solver == "auto" and n >= mechanics.CG_FROM_DOF)
+
+    def _feature_tangents(self, q, qdot):
+        """Features x = φ(q, q̇) and the n + 1 tangents T = [∂φ/∂q̇ | (∂φ/∂q) q̇], shape (m, n + 1)."""
+        dtype = self.mlp.weights[0].dtype
+        q, qdot = q.astype(dtype), qdot.astype(dtype)
+        x, phi_q_qdot = jax.jvp(lambda a: self.features(a, qdot), (q,), (qdot,))
+        phi_qdot = jax.jacfwd(lambda v: self.features(q, v))(qdot)
+        return x, jnp.concatenate([phi_qdot, phi_q_qdot[:, None]], axis=1)
+
+    def _solve(self, q, qdot, tau, grad_x, curvature):
+        """q̈ = M⁻¹ (∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇ + τ) from ∇f and the curvature along the tangents."""
         dtype = self.mlp.weights[0].dtype
         q, qdot = q.astype(dtype), qdot.astype(dtype)
         n = q.shape[0]
-        if self.solver == "cg" or (self.solver == "auto" and n >= mechanics.CG_FROM_DOF):
-            return mechanics.dynamics(self, solver="cg")(q, qdot, tau)
-        x, phi_q_vjp = jax.vjp(lambda a: self.features(a, qdot), q)
-        _, phi_q_qdot = jax.jvp(lambda a: self.features(a, qdot), (q,), (qdot,))
-        phi_qdot = jax.jacfwd(lambda v: self.features(q, v))(qdot)
-        tangents = jnp.concatenate([phi_qdot, phi_q_qdot[:, None]], axis=1)
-        grad_x, curvature = self.mlp.gradient_and_curvature(x, tangents)
-        (dL_dq,) = phi_q_vjp(grad_x.astype(x.dtype))
+        _, phi_q_vjp = jax.vjp(lambda a: self.features(a, qdot), q)
+        (dL_dq,) = phi_q_vjp(grad_x.astype(dtype))
         M = curvature[:n, :n]
         if self.log_kinetic is not None:
             M = M + (jnp.exp(self.log_kinetic) / self.features.qdot_scale**2) * jnp.eye(n, dtype=dtype)
