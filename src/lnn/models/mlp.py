@@ -209,9 +209,9 @@ _curvature.defvjp(_curvature_fwd, _curvature_vjp)
 def _contract(S, P):
     """out[b, i, :] = Σ_j S[b, i, j] P[b, j, :], for small k × k matrices S.
 
-    Up to k = 4 (up to three coordinates) as k² fused multiply-adds: XLA's CPU
-    backend runs these tiny batched matmuls several times slower than the
-    arithmetic needs (measured on the paper's 600-wide net).
+    Up to k = 4 (up to three coordinates) as k² fused multiply-adds rather than
+    tiny batched matmuls: on the paper's 600-wide net a training step was 6 %
+    faster so (48.9 vs 52.0 ms on the 2-core CPU).
     """
     k = S.shape[-1]
     if k > 4:
