@@ -203,7 +203,21 @@ def test_dissipative_model_composes_and_saves(tmp_path):
     io.save_model(tmp_path / "m.eqx", model)
     loaded, _ = io.load_model(tmp_path / "m.eqx")
     assert isinstance(loaded, Dissipative)
-    assert_close(loaded.acceleration(q, qdot), want, rtol=0, scale=1e-300)
+    assert_close(loaded.acceleration(q, qdot), model.acceleration(q, qdot), rtol=0, scale=1e-300)
+
+
+@pytest.mark.parametrize("kind", [lnn.LagrangianNN, lnn.StructuredLagrangian])
+def test_dissipative_fast_path_equals_the_general_euler_lagrange_path(kind):
+    # Friction as the force −∂D/∂q̇ through the model's own solve, against lnn.mechanics on L and D.
+    model = with_dissipation(kind(2, key=jax.random.key(30), width=12, depth=2, angles=(True, False)),
+                             key=jax.random.key(31), network=True, width=5, rate=0.3)
+    q, qdot, tau = (jnp.asarray(rand(s, (8, 2), -2, 2)) for s in (32, 33, 34))
+    general = lnn.mechanics.dynamics(model.lagrangian, model.dissipation, solver="dense")
+    batched = eqx.filter_jit(lambda m, *a: m.accelerations(*a))
+    for extra in ((), (tau,)):
+        want = jax.jit(jax.vmap(general))(q, qdot, *extra)
+        assert_close(jax.jit(jax.vmap(model.acceleration))(q, qdot, *extra), want, rtol=1e-10, scale=1.0)
+        assert_close(batched(model, q, qdot, *extra), want, rtol=1e-10, scale=1.0)
 
 
 def test_loss_gradient_through_dissipation_and_forces_matches_finite_differences():

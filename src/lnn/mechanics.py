@@ -84,11 +84,23 @@ CG_FROM_DOF = 48
 def _right_hand_side(dL_dq, mixed, q, qdot, dissipation, tau):
     """∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇ − ∂D/∂q̇ + τ: what M q̈ equals."""
     rhs = dL_dq - mixed
+    if dissipation is None and tau is None:
+        return rhs
+    return rhs + generalized_force(q, qdot, dissipation, tau)
+
+
+def generalized_force(q: Array, qdot: Array, dissipation: Dissipation | None = None,
+                      tau: Array | None = None) -> Array:
+    r"""The non-conservative generalized force :math:`Q = -\partial D/\partial\dot q + \tau` at one state.
+
+    What the Euler–Lagrange equations add to ∂L/∂q: friction from the Rayleigh
+    dissipation function D (if given) and the applied force τ (if given); zero
+    without either. Shape ``(n,)``.
+    """
+    force = jnp.zeros_like(qdot) if tau is None else jnp.asarray(tau, dtype=qdot.dtype)
     if dissipation is not None:
-        rhs = rhs - jax.grad(dissipation, argnums=1)(q, qdot)
-    if tau is not None:
-        rhs = rhs + tau
-    return rhs
+        force = force - jax.grad(dissipation, argnums=1)(q, qdot)
+    return force
 
 
 def _acceleration(L: Lagrangian, q: Array, qdot: Array, dissipation: Dissipation | None = None,

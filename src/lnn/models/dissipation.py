@@ -12,6 +12,8 @@ like any other model.
 
 from __future__ import annotations
 
+import inspect
+
 import math
 from typing import Any
 
@@ -138,8 +140,22 @@ class Dissipative(eqx.Module):
         return self.lagrangian(q, qdot)
 
     def acceleration(self, q: Float[Array, "n"], qdot: Float[Array, "n"], tau=None) -> Float[Array, "n"]:
-        """q̈ for one state from the dissipative Euler–Lagrange equations (τ: generalized force, optional)."""
-        return mechanics.dynamics(self.lagrangian, self.dissipation)(q, qdot, tau)
+        """q̈ for one state from the dissipative Euler–Lagrange equations (τ: generalized force, optional).
+
+        Friction enters as the force −∂D/∂q̇, so a Lagrangian model that takes a
+        force (``LagrangianNN``, ``StructuredLagrangian``) solves with its own fast path.
+        """
+        if not _takes_force(self.lagrangian):
+            return mechanics.dynamics(self.lagrangian, self.dissipation)(q, qdot, tau)
+        return self.lagrangian.acceleration(q, qdot, mechanics.generalized_force(q, qdot, self.dissipation, tau))
+
+    def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], tau=None) -> Float[Array, "B n"]:
+        """:meth:`acceleration` for a batch, through the Lagrangian's batched path where it has one."""
+        extra = () if tau is None else (tau,)
+        if not (hasattr(self.lagrangian, "accelerations") and _takes_force(self.lagrangian)):
+            return jax.vmap(self.acceleration)(q, qdot, *extra)
+        force = jax.vmap(lambda a, b, *t: mechanics.generalized_force(a, b, self.dissipation, *t))(q, qdot, *extra)
+        return self.lagrangian.accelerations(q, qdot, force)
 
     def config(self) -> dict[str, Any]:
         return {"kind": "Dissipative", "lagrangian": self.lagrangian.config(),
@@ -154,6 +170,12 @@ class Dissipative(eqx.Module):
         d.pop("kind", None)
         d["angles"] = tuple(d["angles"])
         return cls(from_config(config["lagrangian"]), RayleighDissipation(key=jax.random.key(0), **d))
+
+
+def _takes_force(model) -> bool:
+    """Whether ``model.acceleration`` takes a generalized force ``tau``."""
+    method = getattr(model, "acceleration", None)
+    return method is not None and "tau" in inspect.signature(method).parameters
 
 
 def with_dissipation(model, *, key: Array, rate: float = 0.1, network: bool = False, **kwargs) -> Dissipative:
