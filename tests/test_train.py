@@ -141,3 +141,22 @@ def test_fit_rejects_bad_input(pendulum_data):
         TrainConfig(loss="huber")
     with pytest.raises(ValueError, match="steps"):
         TrainConfig(steps=None, time_budget=None)
+
+
+def test_weight_decay_shrinks_only_the_networks_weight_matrices():
+    from lnn.train import _optimizer
+    from lnn.trajectory_matching import FreeInitialStates
+
+    model = FreeInitialStates(lnn.LagrangianNN(2, key=jax.random.key(0), width=8, depth=2),
+                              jnp.ones((3, 2)), jnp.ones((3, 2)))
+    params = eqx.filter(model, eqx.is_inexact_array)
+    zero = jax.tree.map(jnp.zeros_like, params)
+    for decay in (0.0, 0.5):
+        opt = _optimizer(TrainConfig(weight_decay=decay))
+        updates, _ = opt.update(zero, opt.init(params), params)
+        for W, dW in zip(params.model.mlp.weights, updates.model.mlp.weights):
+            np.testing.assert_allclose(dW, decay * W, rtol=1e-12)
+        others = [updates.model.log_kinetic, updates.q0, updates.qdot0, *updates.model.mlp.biases]
+        assert all(float(jnp.max(jnp.abs(u))) == 0.0 for u in others)
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainConfig(weight_decay=-1.0)

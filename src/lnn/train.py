@@ -54,6 +54,15 @@ class TrainConfig:
     included) is set, training also stops when it runs out; with
     ``steps=None`` the schedule length is fitted to the budget from the
     measured speed of the first steps.
+
+    ``weight_decay`` λ shrinks the networks' weight matrices (not biases, scalars
+    or free initial states) decoupled from Adam, as in AdamW:
+    w ← w − lr·(adam(g) + λ w). A smoothness prior: trajectory matching on the
+    noisy pendulum of ``benchmarks/noise.py`` (free 2-s windows, 6,000 steps)
+    fitted the noise less with it. Warm-started from derivative estimates, the
+    10-s error was 0.039 without it, 0.030 at λ = 0.1, 0.013 at λ = 1 and 0.11 at
+    λ = 3 (too smooth); from scratch, 0.009 at λ = 1 and 0.042 at λ = 1.5. The
+    best λ is narrow, so tune it against held-out data.
     """
 
     steps: int | None = 20_000
@@ -70,6 +79,7 @@ class TrainConfig:
     max_bad_steps: int = 50
     chunk: int = 50
     devices: int = 1
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.steps is None and self.time_budget is None:
@@ -80,6 +90,8 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.loss!r}; choose 'l1' or 'l2'.")
         if self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("batch_size must be >= 1 and learning_rate > 0.")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0; got {self.weight_decay}.")
         if self.devices < 1 or self.batch_size % self.devices:
             raise ValueError(f"batch_size ({self.batch_size}) must split evenly over devices ({self.devices}); "
                              "choose a batch size that is a multiple of the device count.")
@@ -192,7 +204,15 @@ def _optimizer(config: TrainConfig):
     # Schedule applied by hand in the step (lr * update), so the chain is
     # schedule-free and its state does not depend on the total step count.
     clip = [optax.clip_by_global_norm(config.clip_norm)] if config.clip_norm else []
-    return optax.chain(*clip, optax.scale_by_adam())
+    decay = [optax.add_decayed_weights(config.weight_decay, mask=_weight_matrices)] if config.weight_decay else []
+    return optax.chain(*clip, optax.scale_by_adam(), *decay)
+
+
+def _weight_matrices(params):
+    """True at the networks' weight matrices (``MLP.weights``), False elsewhere."""
+    def is_weight(path, x):
+        return x is not None and any(getattr(k, "name", None) == "weights" for k in path)
+    return jax.tree_util.tree_map_with_path(is_weight, params)
 
 
 def _make_chunk_fn(config: TrainConfig, static, optimizer, objective, batch_sharding=None):
