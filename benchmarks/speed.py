@@ -52,7 +52,7 @@ def main() -> None:
     scale = jnp.ones(2, dtype=args.dtype)
 
     def accel(m, q, qdot):  # each model's batched path, as training uses it
-        return m.accelerations(q, qdot) if hasattr(m, "accelerations") else jax.vmap(m.acceleration)(q, qdot)
+        return lnn.mechanics.batch_dynamics(m)(q, qdot)
 
     def step(m, q, qdot, qddot):
         return eqx.filter_value_and_grad(acceleration_loss)(m, q, qdot, qddot, scale)

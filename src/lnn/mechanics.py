@@ -350,3 +350,14 @@ def as_dynamics(model_or_lagrangian: Callable) -> Dynamics:
         )
 
     return f
+
+
+def batch_dynamics(model_or_lagrangian: Callable) -> Callable:
+    """Accelerations for a batch, ``f(q, qdot[, tau])`` with shapes ``(B, n)`` → ``(B, n)``.
+
+    A model's own batched ``accelerations`` where it has one (``LagrangianNN``:
+    a hand-written reverse pass, faster to train), else :func:`as_dynamics` vmapped.
+    """
+    if hasattr(model_or_lagrangian, "accelerations"):
+        return model_or_lagrangian.accelerations
+    return jax.vmap(as_dynamics(model_or_lagrangian))

@@ -116,19 +116,14 @@ def acceleration_loss(model, q, qdot, qddot, scale, kind: str = "l1", force=None
     if force is None:
         pred = _batch_derivative(model)(q, qdot)
     else:
-        pred = _batch_acceleration(model)(q, qdot, force)
+        pred = mechanics.batch_dynamics(model)(q, qdot, force)
     r = (pred - qddot) / scale
     return jnp.mean(jnp.abs(r)) if kind == "l1" else jnp.mean(r**2)
 
 
 def _batch_derivative(model):
     """What the model predicts for a batch of states: its ``derivative``, else its accelerations."""
-    return jax.vmap(model.derivative) if hasattr(model, "derivative") else _batch_acceleration(model)
-
-
-def _batch_acceleration(model):
-    """A model's q̈ for a batch: its batched ``accelerations`` where it has one (faster to train)."""
-    return model.accelerations if hasattr(model, "accelerations") else jax.vmap(model.acceleration)
+    return jax.vmap(model.derivative) if hasattr(model, "derivative") else mechanics.batch_dynamics(model)
 
 
 def derivative_targets(model, dataset: Dataset) -> np.ndarray:

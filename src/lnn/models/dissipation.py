@@ -152,10 +152,10 @@ class Dissipative(eqx.Module):
     def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], tau=None) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch, through the Lagrangian's batched path where it has one."""
         extra = () if tau is None else (tau,)
-        if not (hasattr(self.lagrangian, "accelerations") and _takes_force(self.lagrangian)):
+        if not _takes_force(self.lagrangian):
             return jax.vmap(self.acceleration)(q, qdot, *extra)
         force = jax.vmap(lambda a, b, *t: mechanics.generalized_force(a, b, self.dissipation, *t))(q, qdot, *extra)
-        return self.lagrangian.accelerations(q, qdot, force)
+        return mechanics.batch_dynamics(self.lagrangian)(q, qdot, force)
 
     def config(self) -> dict[str, Any]:
         return {"kind": "Dissipative", "lagrangian": self.lagrangian.config(),

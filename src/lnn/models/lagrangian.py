@@ -105,7 +105,7 @@ class LagrangianNN(MLPModel):
         if self._matrix_free(q.shape[-1]):
             return mechanics.dynamics(self, solver="cg")(q, qdot, tau)
         x, tangents = self._feature_tangents(q, qdot)
-        return self._solve(q, qdot, tau, *self.mlp.gradient_and_curvature(x, tangents))
+        return self._solve(q, qdot, *self.mlp.gradient_and_curvature(x, tangents), tau)
 
     def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], tau=None) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (and forces ``tau``, shape ``(B, n)``).
@@ -115,13 +115,12 @@ class LagrangianNN(MLPModel):
         makes a training step faster (training uses this method). Forward-mode
         derivatives (``jax.jvp``, ``jax.jacfwd``) need the per-state method.
         """
+        extra = () if tau is None else (tau,)
         if self._matrix_free(q.shape[-1]):
-            return jax.vmap(self.acceleration)(q, qdot, *(() if tau is None else (tau,)))
+            return jax.vmap(self.acceleration)(q, qdot, *extra)
         x, tangents = jax.vmap(self._feature_tangents)(q, qdot)
         g, C = self.mlp.batch_gradient_and_curvature(x, tangents)
-        if tau is None:
-            return jax.vmap(lambda *a: self._solve(*a[:2], None, *a[2:]))(q, qdot, g, C)
-        return jax.vmap(self._solve)(q, qdot, tau, g, C)
+        return jax.vmap(self._solve)(q, qdot, g, C, *extra)
 
     def _matrix_free(self, n: int) -> bool:
         return self.solver == "cg" or (self.solver == "auto" and n >= mechanics.CG_FROM_DOF)
@@ -134,7 +133,7 @@ class LagrangianNN(MLPModel):
         phi_qdot = jax.jacfwd(lambda v: self.features(q, v))(qdot)
         return x, jnp.concatenate([phi_qdot, phi_q_qdot[:, None]], axis=1)
 
-    def _solve(self, q, qdot, tau, grad_x, curvature):
+    def _solve(self, q, qdot, grad_x, curvature, tau=None):
         """q̈ = M⁻¹ (∂L/∂q − (∂²L/∂q̇∂qᵀ) q̇ + τ) from ∇f and the curvature along the tangents."""
         dtype = self.mlp.weights[0].dtype
         q, qdot = q.astype(dtype), qdot.astype(dtype)

@@ -170,7 +170,8 @@ def _curvature_vjp(saved, cotangents):
     """
     weights, (forward, deltas) = saved
     g_bar, C_bar = cotangents
-    C_sym = C_bar + jnp.swapaxes(C_bar, 1, 2)
+    C_bar_T = jnp.swapaxes(C_bar, 1, 2)
+    C_sym = C_bar + C_bar_T
     n_hidden = len(forward)
     W_bar, P_bar, s_bar = [], [], []
     delta_bar = g_bar
@@ -178,7 +179,7 @@ def _curvature_vjp(saved, cotangents):
         s1 = s * (1 - s)
         e_bar = delta_bar @ W.T
         W_bar_l = (delta * s).T @ delta_bar
-        c_bar = jnp.sum(_contract(jnp.swapaxes(C_bar, 1, 2), P) * P, axis=1)
+        c_bar = jnp.sum(_contract(C_bar_T, P) * P, axis=1)
         P_bar.append(_contract(C_sym, P * (delta * s1)[:, None, :]))
         s_bar.append(e_bar * delta + c_bar * delta * (1 - 2 * s))
         W_bar.append(W_bar_l)
