@@ -1,6 +1,7 @@
 """Training: loss gradients, the NaN guard, checkpoints and resume, validation splits."""
 
 import csv
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -160,3 +161,50 @@ def test_weight_decay_shrinks_only_the_networks_weight_matrices():
         assert all(float(jnp.max(jnp.abs(u))) == 0.0 for u in others)
     with pytest.raises(ValueError, match="weight_decay"):
         TrainConfig(weight_decay=-1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LinearFit:
+    """mean ρ(A p − b) over rows: a least-squares problem in the objective protocol."""
+
+    kind: str = "l1"
+
+    def loss(self, p, samples, constants):
+        A, b = samples
+        r = A @ p - b
+        return jnp.mean(jnp.abs(r)) if self.kind == "l1" else jnp.mean(r**2)
+
+
+def test_lbfgs_refinement_reaches_the_least_squares_minimum():
+    from lnn.train import refine
+
+    rng = np.random.default_rng(0)
+    A, b = jnp.asarray(rng.normal(size=(40, 5))), jnp.asarray(rng.normal(size=40))
+    exact = np.linalg.lstsq(np.asarray(A), np.asarray(b), rcond=None)[0]
+    # An "l1" objective is refined on its squared form: the least-squares solution, not the L1 one.
+    p, loss = refine(jnp.zeros(5), None, _LinearFit("l1"), ((A, b), ()), 40)
+    np.testing.assert_allclose(p, exact, rtol=1e-8, atol=1e-10)
+    assert loss == pytest.approx(float(np.mean((np.asarray(A) @ exact - np.asarray(b)) ** 2)), rel=1e-10)
+    # Started at the minimum nothing lowers the loss: the start comes back unchanged.
+    p2, _ = refine(jnp.asarray(exact), None, _LinearFit(), ((A, b), ()), 5)
+    np.testing.assert_array_equal(p2, exact)
+    with pytest.raises(ValueError, match="lbfgs_steps"):
+        TrainConfig(lbfgs_steps=-1)
+
+
+def test_fit_ends_with_the_lbfgs_polish_when_asked(pendulum_data):
+    from lnn.train import AccelerationObjective
+
+    _, ds = pendulum_data
+    train, val = data.split(ds, 0.1, jax.random.key(3))
+    runs = {}
+    for n in (0, 30):
+        model = lnn.LagrangianNN(1, key=jax.random.key(1), width=16, depth=1, angles=(True,), qdot_scale=3.0)
+        runs[n] = fit(model, train, key=jax.random.key(2), val_dataset=val, progress=False,
+                      config=TrainConfig(steps=100, warmup_steps=10, eval_every=50, lbfgs_steps=n))
+    assert [h["step"] for h in runs[30][1]] == [50, 100, 130]
+    objective = AccelerationObjective("l2")
+    samples, _, constants = objective.prepare(train, val, jnp.float64)
+    squared = {n: float(objective.loss(m, samples, constants)) for n, (m, _) in runs.items()}
+    assert squared[30] < 0.5 * squared[0]
+    assert runs[30][1][-1]["train_loss"] == pytest.approx(squared[30], rel=1e-6)
