@@ -241,6 +241,68 @@ def test_a_short_matching_run_with_free_initial_states_reduces_the_error(pendulu
     assert err(trained) < 0.5 * err(model)
 
 
+def test_longer_windows_start_from_the_trained_states_at_the_same_samples(pendulum_windows):
+    _, obs, _ = pendulum_windows
+    short = trajectory_matching.windows(obs, length=4, every=1, stride=3)
+    longer = trajectory_matching.windows(obs, length=7, every=1, stride=6)
+    model = lnn.LagrangianNN(1, key=jax.random.key(4), width=8, depth=1, angles=(True,))
+    states = trajectory_matching.FreeInitialStates(model, jnp.arange(len(short), dtype=float)[:, None],
+                                                   -jnp.arange(len(short), dtype=float)[:, None])
+    carried = states.carried_to(short, longer)
+    for i in range(len(longer)):  # state i of the longer windows is the short window's that starts at its sample
+        j = int(carried.q0[i, 0])
+        assert short.first[j] == longer.first[i] and short.trajectory[j] == longer.trajectory[i]
+        assert float(carried.qdot0[i, 0]) == -j and np.allclose(short.q[j, 0], longer.q[i, 0])
+    assert carried.model is model and len(carried.q0) == len(longer)
+    with pytest.raises(DataError, match="start where a trained window starts"):
+        states.carried_to(short, trajectory_matching.windows(obs, length=6, every=1, stride=5))
+
+
+def test_longer_windows_settings_are_checked_before_training():
+    from lnn.learning import LearningConfig, fit_observations
+
+    with pytest.raises(DataError, match="initial='free'"):
+        LearningConfig(longer_windows=(21,))
+    with pytest.raises(DataError, match="multiple"):
+        LearningConfig(window=11, initial="free", longer_windows=(25,))
+    with pytest.raises(DataError, match="multiple"):
+        LearningConfig(window=11, initial="free", longer_windows=(21, 11))
+    system = lnn.systems.get("pendulum")
+    obs = observations.simulate(system, jax.random.key(0), 2, duration=1.0, fps=20)
+    with pytest.raises(DataError, match="lbfgs_steps"):
+        fit_observations("lnn", obs, key=jax.random.key(0), progress=False, train_config=TrainConfig(steps=5),
+                         config=LearningConfig(window=4, initial="free", longer_windows=(7,)))
+
+
+def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pendulum_windows, tmp_path):
+    from lnn.learning import LearningConfig, fit_observations
+
+    _, obs, _ = pendulum_windows
+    config = LearningConfig(window=4, every=1, initial="free", longer_windows=(7, 13))
+    model, history = fit_observations("lnn", obs, key=jax.random.key(0), config=config, width=8, progress=False,
+                                      out=tmp_path, train_config=TrainConfig(steps=50, lbfgs_steps=10, warmup_steps=5,
+                                                                             eval_every=25, batch_size=16))
+    assert isinstance(model, lnn.LagrangianNN)
+    assert [h["step"] for h in history] == [50, 60, 70, 80]  # Adam (evaluated per chunk of 50), its polish, 2 stages
+    assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in history)
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + len(history)
+
+
+def test_observations_hold_out_the_trajectories_a_dataset_split_does(pendulum_windows):
+    # benchmarks/noise.py trains its exact-acceleration reference on the same motions through this.
+    from lnn import data, learning
+
+    _, obs, _ = pendulum_windows
+    ds = data.Dataset(obs.q, np.zeros_like(obs.q), np.zeros_like(obs.q), obs.trajectory, obs.t)
+    for seed in range(3):
+        key = jax.random.key(seed)
+        train, val, _ = learning.training_sets(obs, learning.LearningConfig(method="derivatives"),
+                                               TrainConfig(val_fraction=0.25), key)
+        held_out = np.unique(data.split(ds, 0.25, key)[1].trajectory)
+        assert np.array_equal(np.unique(val.trajectory), held_out) and held_out.size == 1
+        assert not np.isin(train.trajectory, held_out).any()
+
+
 # -- command line --------------------------------------------------------------------------
 
 
@@ -264,6 +326,31 @@ def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendu
     metrics_ = json.loads(result.output.strip().splitlines()[-1])
     assert set(metrics_["rollout_error"]) == {"0.5", "1"} and metrics_["rollout_error"]["1"] > 0
     assert 0 < metrics_["valid_time"] <= 1.0 and metrics_["samples"] == len(obs)
+
+
+def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
+    from typer.testing import CliRunner
+
+    from lnn.cli import app
+
+    _, obs, _ = pendulum_windows
+    lines = ["run,time,theta"] + [f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0])]
+    csv_path = write_csv(tmp_path / "pend.csv", "\n".join(lines) + "\n")
+    cols = ["--time", "time", "--coords", "theta", "--angles", "theta", "--trajectory", "run", "--steps", "50",
+            "--width", "8"]
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free", "--window", "4",
+                                      "--every", "2", "--weight-decay", "0.5", "--lbfgs-steps", "5",
+                                      "--longer-windows", "7", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    recipe = {"method": "matching", "initial": "free", "window": 4, "every": 2, "longer_windows": [7]}
+    assert config["learning"] | recipe == config["learning"]
+    assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
+    assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]
+    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "guessed", "--out",
+                                      str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "unknown initial states 'guessed'" in str(result.exception or result.output)
 
 
 def test_cli_names_a_missing_column_in_one_line(tmp_path):

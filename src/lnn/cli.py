@@ -94,6 +94,13 @@ def train(
     method: str = typer.Option("matching", help="how to learn from measured positions: 'matching' (trajectory "
                                "matching over short windows) or 'derivatives' (smoothed q̇, q̈, then the "
                                "acceleration loss)"),
+    initial: Optional[str] = typer.Option(None, help="matching: each window's initial state, 'estimated' "
+                                          "(smoothed; the default) or 'free' (optimised with the model)"),
+    window: Optional[int] = typer.Option(None, help="matching: samples per window (default 11)"),
+    every: Optional[int] = typer.Option(None, help="matching: keep every k-th sample inside a window (default 3)"),
+    longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
+                                                 "windows of these sample counts in turn, e.g. 61 (needs "
+                                                 "--lbfgs-steps)"),
     model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
                               "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
                               "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)"),
@@ -108,6 +115,9 @@ def train(
     dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(3e-3, help="peak learning rate"),
+    weight_decay: float = typer.Option(0.0, help="decoupled decay of the networks' weight matrices (a smoothness "
+                                       "prior; 1 with --initial free for noisy positions, see the README)"),
+    lbfgs_steps: int = typer.Option(0, help="end with this many full-batch L-BFGS iterations (small problems)"),
     solver: str = typer.Option("auto", help="lnn model's q̈ solve: 'dense', 'cg' (matrix-free, many "
                                "coordinates) or 'auto'"),
     devices: int = typer.Option(1, help="data-parallel training over this many devices (batch split, "
@@ -126,9 +136,12 @@ def train(
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
     if spec is not None:
-        _train_observed(data_file, spec, method=method, model=model, steps=steps, budget=budget, width=width,
-                        depth=depth, init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out,
-                        devices=devices)
+        matching = {"method": method, "initial": initial, "window": window, "every": every,
+                    "longer_windows": _integers(longer_windows, "--longer-windows")}
+        _train_observed(data_file, spec, model=model, steps=steps, budget=budget, width=width, depth=depth,
+                        init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out, devices=devices,
+                        weight_decay=weight_decay, lbfgs_steps=lbfgs_steps,
+                        learning={k: v for k, v in matching.items() if v is not None})
         return
     ds = data.load(data_file) if data_file else None
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
@@ -139,7 +152,7 @@ def train(
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr, devices=devices)
+                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
                                         "data": str(data_file) if data_file else f"random_states:{n_train}",
                                         "train": cfg.__dict__, "model_config": m.config()})
@@ -225,6 +238,15 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
     return None
 
 
+def _integers(text: str | None, option: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated whole numbers, e.g. 61,121; got {text!r}.") from None
+
+
 def _load_observations(path, spec):
     from lnn import observations
 
@@ -235,8 +257,8 @@ def _load_observations(path, spec):
                                    trajectory=spec.get("trajectory"))
 
 
-def _train_observed(data_file, spec, *, method, model, steps, budget, width, depth, init, dtype, batch_size, lr,
-                    seed, out, devices=1) -> None:
+def _train_observed(data_file, spec, *, model, steps, budget, width, depth, init, dtype, batch_size, lr,
+                    seed, out, learning, devices=1, weight_decay=0.0, lbfgs_steps=0) -> None:
     import jax
 
     from lnn import io, plot
@@ -248,8 +270,9 @@ def _train_observed(data_file, spec, *, method, model, steps, budget, width, dep
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr, devices=devices)
-    learning = LearningConfig(method=method)
+                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
+    learning = LearningConfig(**learning)
+    method = learning.method
     io.write_json(out / "config.json", {"data": str(data_file), "observations": spec, "model": model, "seed": seed,
                                         "learning": learning.__dict__, "train": cfg.__dict__})
     trained, history = fit_observations(model, obs, key=jax.random.key(seed), config=learning, train_config=cfg,

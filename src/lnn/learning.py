@@ -16,9 +16,11 @@ only one, the last ``val_fraction`` of it in time.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -27,7 +29,7 @@ from lnn import derivatives, trajectory_matching
 from lnn.errors import DataError
 from lnn.experiment import build_model
 from lnn.observations import Observations
-from lnn.train import TrainConfig, fit
+from lnn.train import TrainConfig, fit, refine, write_metrics_csv
 
 METHODS = ("derivatives", "matching")
 INITIAL_STATES = ("free", "estimated")
@@ -49,6 +51,13 @@ class LearningConfig:
             with the model; windows do not overlap) or ``"estimated"``
             (smoothed; windows start at every sample). See
             :mod:`lnn.trajectory_matching`.
+        longer_windows: free initial states only: after training, re-cut the
+            motion into windows of each of these sample counts in turn (same
+            ``every``; each span a whole number of the previous one's, so each
+            window starts where a trained one did and takes its state), and
+            refine model and states on them by L-BFGS
+            (``TrainConfig.lbfgs_steps`` iterations per stage). Long windows
+            tie the phase over many periods, which short free windows cannot.
     """
 
     method: str = "matching"
@@ -59,12 +68,20 @@ class LearningConfig:
     every: int = 3
     dt: float = 0.05
     initial: str = "estimated"
+    longer_windows: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise DataError(f"unknown learning method {self.method!r}; choose one of {', '.join(METHODS)}.")
         if self.initial not in INITIAL_STATES:
             raise DataError(f"unknown initial states {self.initial!r}; choose one of {', '.join(INITIAL_STATES)}.")
+        if self.longer_windows and (self.method != "matching" or self.initial != "free"):
+            raise DataError("longer_windows refine free initial states; use method='matching' with initial='free'.")
+        lengths = (self.window, *self.longer_windows)
+        if any((b - 1) % (a - 1) or b <= a for a, b in zip(lengths, lengths[1:])):
+            raise DataError(f"each of longer_windows must be longer than the one before and span a whole number of "
+                            f"its intervals (length − 1 a multiple); got window={self.window}, "
+                            f"longer_windows={self.longer_windows}.")
 
 
 def estimate(obs: Observations, config: LearningConfig):
@@ -75,11 +92,11 @@ def estimate(obs: Observations, config: LearningConfig):
 def training_sets(obs: Observations, config: LearningConfig, train_config: TrainConfig, key: jax.Array):
     """``(train, val, estimate)``: what :func:`fit` gets for ``config.method``, split as the module says."""
     est = estimate(obs, config)
-    ids = [t for t, _ in obs.segments()]
-    if len(ids) >= 2:
-        est_train, est_val = data_mod.split(est, train_config.val_fraction, key)
-        in_val = np.isin(obs.trajectory, np.unique(est_val.trajectory))
-        obs_train, obs_val = obs.subset(~in_val), obs.subset(in_val)
+    if len(obs.segments()) >= 2:
+        # The same trajectories as lnn.data.split picks for a Dataset with this key (a benchmark's exact reference).
+        obs_train, obs_val = data_mod.split(obs, train_config.val_fraction, key)
+        in_val = np.isin(obs.trajectory, np.unique(obs_val.trajectory))
+        est_train, est_val = est.subset(~in_val), est.subset(in_val)
     else:
         obs_train, obs_val = obs.split_in_time(1 - train_config.val_fraction)
         est_train, est_val = estimate(obs_train, config), estimate(obs_val, config)
@@ -106,10 +123,18 @@ def fit_observations(
     out: str | Path | None = None,
     progress: bool = True,
     label: str | None = None,
+    split_key: jax.Array | None = None,
     **model_options: Any,
 ):
-    """Train a fresh ``kind`` model (``"lnn"`` or ``"baseline"``) on ``obs``; returns ``(model, history)``."""
+    """Train a fresh ``kind`` model (``"lnn"`` or ``"baseline"``) on ``obs``; returns ``(model, history)``.
+
+    ``split_key`` fixes the validation split (default: drawn from ``key``), so
+    that several seeds can be compared on the same training motions.
+    """
+    if config.longer_windows and not train_config.lbfgs_steps:
+        raise DataError("longer_windows are refined by L-BFGS: set TrainConfig.lbfgs_steps > 0.")
     k_split, k_model, k_fit = jax.random.split(key, 3)
+    k_split = k_split if split_key is None else split_key
     train, val, est = training_sets(obs, config, train_config, k_split)
     model = build_model(kind, obs, est, k_model, width=width, depth=depth, dtype=dtype, **model_options)
     objective = None
@@ -117,5 +142,30 @@ def fit_observations(
         objective = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=config.dt, kind=train_config.loss)
         if config.initial == "free":
             model = trajectory_matching.FreeInitialStates.start(model, train)
-    return fit(model, train, key=k_fit, config=train_config, val_dataset=val, out=out, progress=progress,
-               label=label or f"{kind} ({config.method})", objective=objective)
+    label = label or f"{kind} ({config.method})"
+    trained, history = fit(model, train, key=k_fit, config=train_config, val_dataset=val, out=out, progress=progress,
+                           label=label, objective=objective, export=not config.longer_windows)
+    for length in config.longer_windows:
+        stage = dataclasses.replace(config, window=length, longer_windows=())
+        trained, train, row = _refine_on_longer_windows(trained, train, obs, stage,
+                                                        train_config, k_split, progress, label)
+        history.append({**row, "step": history[-1]["step"] + train_config.lbfgs_steps})
+    if config.longer_windows and out is not None:
+        write_metrics_csv(Path(out) / "metrics.csv", history)
+    return (trained.model if config.longer_windows else trained), history
+
+
+def _refine_on_longer_windows(trained, windows_before, obs, config, train_config, k_split, progress, label):
+    """L-BFGS on ``config.window``-sample windows, states carried over from ``windows_before``."""
+    t0 = time.perf_counter()
+    train, val, _ = training_sets(obs, config, train_config, k_split)
+    states = trained.carried_to(windows_before, train)
+    objective = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=config.dt, kind="l2")
+    params, static = eqx.partition(states, eqx.is_inexact_array)
+    samples, val_samples, constants = objective.prepare(train, val, jax.tree.leaves(params)[0].dtype)
+    params, loss = refine(params, static, objective, (samples, constants), train_config.lbfgs_steps,
+                          progress=progress, label=f"{label}, {config.window}-sample windows (L-BFGS)")
+    refined = eqx.combine(params, static)
+    val_loss = float(eqx.filter_jit(objective.loss)(refined.model, val_samples, constants))
+    return refined, train, {"time": round(time.perf_counter() - t0, 3), "train_loss": loss, "val_loss": val_loss,
+                            "learning_rate": float("nan"), "skipped": 0}

@@ -27,9 +27,14 @@ choices (``initial=``):
   it *continues* a state that fits the data. Windows then do not overlap
   (consecutive ones share only their end sample), so each state is drawn
   often; validation windows start from estimates. With short windows the free
-  states can absorb part of a wrong model's error, and measured on the noisy
-  pendulum it did worse than estimated states (see ``benchmarks/noise.py``
-  and the README).
+  states can absorb part of a wrong model's error: a window of about one
+  period fixes the phase only to the noise over that window.
+  :meth:`FreeInitialStates.carried_to` hands trained states on to longer
+  windows that start at the same samples; refined there by L-BFGS
+  (``LearningConfig.longer_windows``), the phase is tied over several periods.
+  On the noisy pendulum of ``benchmarks/noise.py`` that step, not more data
+  or more Adam steps, brought matching level with exact accelerations (see
+  the README).
 
 Windows may use uneven time stamps: each window is integrated on its own
 stamps, every interval split into the same number of RK4 substeps.
@@ -65,6 +70,8 @@ class Windows:
         tau: shape ``(N, K)``, times since the window's first sample (τ_0 = 0).
         q0, qdot0: shape ``(N, n)``, the estimated state at τ = 0.
         trajectory: shape ``(N,)``, the motion each window comes from.
+        first: shape ``(N,)``, the index of each window's first sample in the
+            observations it was cut from.
         angles: which coordinates are angles.
         spread: shape ``(n,)``, σ_i of the observed coordinates (normalises the loss).
     """
@@ -74,6 +81,7 @@ class Windows:
     q0: np.ndarray
     qdot0: np.ndarray
     trajectory: np.ndarray
+    first: np.ndarray
     angles: tuple[bool, ...]
     spread: np.ndarray
 
@@ -87,7 +95,7 @@ class Windows:
     def subset(self, mask_or_index) -> Windows:
         return dataclasses.replace(self, q=self.q[mask_or_index], tau=self.tau[mask_or_index],
                                    q0=self.q0[mask_or_index], qdot0=self.qdot0[mask_or_index],
-                                   trajectory=self.trajectory[mask_or_index])
+                                   trajectory=self.trajectory[mask_or_index], first=self.first[mask_or_index])
 
 
 def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int = 1,
@@ -122,7 +130,8 @@ def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int =
     turns = np.where(obs.angles, np.round((q[:, 0] - initial.q[idx[:, 0]]) / (2 * np.pi)), 0.0)
     q = q - 2 * np.pi * turns[:, None, :]
     return Windows(q=q, tau=obs.t[idx] - obs.t[idx[:, :1]], q0=initial.q[idx[:, 0]], qdot0=initial.qdot[idx[:, 0]],
-                   trajectory=np.concatenate(traj), angles=tuple(obs.angles), spread=spread(obs.q, obs.angles))
+                   trajectory=np.concatenate(traj), first=idx[:, 0], angles=tuple(obs.angles),
+                   spread=spread(obs.q, obs.angles))
 
 
 def shoot(model, q0: Float[Array, "N n"], qdot0: Float[Array, "N n"], tau: Float[Array, "N K"],
@@ -199,6 +208,17 @@ class FreeInitialStates(eqx.Module):
         """Initial states started at the windows' estimates, in the model's dtype."""
         dtype = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))[0].dtype
         return cls(model, jnp.asarray(w.q0, dtype=dtype), jnp.asarray(w.qdot0, dtype=dtype))
+
+    def carried_to(self, trained_on: Windows, longer: Windows) -> FreeInitialStates:
+        """The same model with one state per ``longer`` window: the trained state of the window
+        of ``trained_on`` that starts at the same sample (both cut from the same observations)."""
+        where = {(int(t), int(f)): i for i, (t, f) in enumerate(zip(trained_on.trajectory, trained_on.first))}
+        try:
+            index = np.array([where[int(t), int(f)] for t, f in zip(longer.trajectory, longer.first)])
+        except KeyError:
+            raise DataError("every longer window must start where a trained window starts: make its span a "
+                            "whole number of the trained windows' spans (same `every`).") from None
+        return FreeInitialStates(self.model, self.q0[index], self.qdot0[index])
 
 
 def matching_loss(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, kind: str = "l1"):
