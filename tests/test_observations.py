@@ -285,6 +285,7 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
     assert isinstance(model, lnn.LagrangianNN)
     assert [h["step"] for h in history] == [50, 60, 70, 80]  # Adam (evaluated per chunk of 50), its polish, 2 stages
     assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in history)
+    assert all(a["time"] < b["time"] for a, b in zip(history, history[1:]))
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + len(history)
 
 

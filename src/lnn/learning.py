@@ -149,7 +149,8 @@ def fit_observations(
         stage = dataclasses.replace(config, window=length, longer_windows=())
         trained, train, row = _refine_on_longer_windows(trained, train, obs, stage,
                                                         train_config, k_split, progress, label)
-        history.append({**row, "step": history[-1]["step"] + train_config.lbfgs_steps})
+        history.append({**row, "step": history[-1]["step"] + train_config.lbfgs_steps,
+                        "time": history[-1]["time"] + row["time"]})  # wall time since training began, as fit's
     if config.longer_windows and out is not None:
         write_metrics_csv(Path(out) / "metrics.csv", history)
     return (trained.model if config.longer_windows else trained), history
