@@ -349,6 +349,11 @@ def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     assert config["learning"] | recipe == config["learning"]
     assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
     assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]
+    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free",
+                                      "--longer-windows", "7,1x", "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "--longer-windows must be comma-separated whole numbers" in str(result.exception)
+    result = CliRunner().invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "1,soon"])
+    assert result.exit_code != 0 and "--horizons must be comma-separated seconds" in str(result.exception)
     result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "guessed", "--out",
                                       str(tmp_path / "bad")])
     assert result.exit_code != 0 and "unknown initial states 'guessed'" in str(result.exception or result.output)

@@ -137,7 +137,8 @@ def train(
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
     if spec is not None:
         matching = {"method": method, "initial": initial, "window": window, "every": every,
-                    "longer_windows": _integers(longer_windows, "--longer-windows")}
+                    "longer_windows": _numbers(longer_windows, "--longer-windows", int,
+                                                                 "whole numbers, e.g. 61,121")}
         _train_observed(data_file, spec, model=model, steps=steps, budget=budget, width=width, depth=depth,
                         init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out, devices=devices,
                         weight_decay=weight_decay, lbfgs_steps=lbfgs_steps,
@@ -238,13 +239,14 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
     return None
 
 
-def _integers(text: str | None, option: str) -> tuple[int, ...] | None:
+def _numbers(text: str | None, option: str, convert, what: str) -> tuple | None:
+    """``text`` split at commas and converted; a bad entry names the option and ``what`` it wants."""
     if text is None:
         return None
     try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
+        return tuple(convert(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise ValueError(f"{option} must be comma-separated whole numbers, e.g. 61,121; got {text!r}.") from None
+        raise ValueError(f"{option} must be comma-separated {what}; got {text!r}.") from None
 
 
 def _load_observations(path, spec):
@@ -296,10 +298,7 @@ def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> d
         obs = obs.split_in_time(1 - tail)[1]
     if obs.dof != model.dof:
         raise ValueError(f"{data_file} has {obs.dof} coordinate(s) but the model was trained on {model.dof}.")
-    try:
-        hs = [float(h) for h in horizons.split(",") if h.strip()]
-    except ValueError:
-        raise ValueError(f"--horizons must be comma-separated seconds, e.g. 0.5,1,2; got {horizons!r}.") from None
+    hs = list(_numbers(horizons, "--horizons", float, "seconds, e.g. 0.5,1,2"))
     result = {"data": str(data_file), "samples": len(obs), **metrics.observed_rollout_error(model, obs, horizons=hs)}
     io.write_json(folder / "evaluation.json", result)
     return result

@@ -89,9 +89,13 @@ def estimate(obs: Observations, config: LearningConfig):
     return derivatives.estimate(obs, method=config.smoother, window=config.savgol_window, order=config.savgol_order)
 
 
-def training_sets(obs: Observations, config: LearningConfig, train_config: TrainConfig, key: jax.Array):
-    """``(train, val, estimate)``: what :func:`fit` gets for ``config.method``, split as the module says."""
-    est = estimate(obs, config)
+def training_sets(obs: Observations, config: LearningConfig, train_config: TrainConfig, key: jax.Array,
+                  est=None):
+    """``(train, val, estimate)``: what :func:`fit` gets for ``config.method``, split as the module says.
+
+    ``est``: the derivative estimate of ``obs`` when it has been made already.
+    """
+    est = estimate(obs, config) if est is None else est
     if len(obs.segments()) >= 2:
         # The same trajectories as lnn.data.split picks for a Dataset with this key (a benchmark's exact reference).
         obs_train, obs_val = data_mod.split(obs, train_config.val_fraction, key)
@@ -147,7 +151,7 @@ def fit_observations(
                            label=label, objective=objective, export=not config.longer_windows)
     for length in config.longer_windows:
         stage = dataclasses.replace(config, window=length, longer_windows=())
-        trained, train, row = _refine_on_longer_windows(trained, train, obs, stage,
+        trained, train, row = _refine_on_longer_windows(trained, train, obs, est, stage,
                                                         train_config, k_split, progress, label)
         history.append({**row, "step": history[-1]["step"] + train_config.lbfgs_steps,
                         "time": history[-1]["time"] + row["time"]})  # wall time since training began, as fit's
@@ -156,10 +160,10 @@ def fit_observations(
     return (trained.model if config.longer_windows else trained), history
 
 
-def _refine_on_longer_windows(trained, windows_before, obs, config, train_config, k_split, progress, label):
+def _refine_on_longer_windows(trained, windows_before, obs, est, config, train_config, k_split, progress, label):
     """L-BFGS on ``config.window``-sample windows, states carried over from ``windows_before``."""
     t0 = time.perf_counter()
-    train, val, _ = training_sets(obs, config, train_config, k_split)
+    train, val, _ = training_sets(obs, config, train_config, k_split, est)
     states = trained.carried_to(windows_before, train)
     objective = trajectory_matching.TrajectoryObjective.for_windows(train, val, dt=config.dt, kind="l2")
     params, static = eqx.partition(states, eqx.is_inexact_array)
