@@ -1,5 +1,6 @@
 """Measured motion: loaders, bad input named by line/column, derivative estimates, trajectory matching."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -258,6 +259,38 @@ def test_longer_windows_start_from_the_trained_states_at_the_same_samples(pendul
         states.carried_to(short, trajectory_matching.windows(obs, length=6, every=1, stride=5))
 
 
+def test_relinking_frees_trapped_states_with_the_neighbours_continuation():
+    system = lnn.systems.get("pendulum")
+    obs = observations.simulate(system, jax.random.key(3), 2, duration=2.0, fps=20, jitter=0.5, velocities=True,
+                                max_energy=0.6 * system.energy_scale)
+    # Cut as for free states: each window ends where the next starts.
+    w = trajectory_matching.windows(obs, length=5, every=1, stride=4)
+    assert np.all(w.last == w.first + 4) and np.all(obs.trajectory[w.last] == w.trajectory)
+    true_q, true_v = obs.q[w.first], obs.qdot[w.first]
+    # Useless estimates, so that only a neighbour's continuation can free a trapped window.
+    w = dataclasses.replace(w, q0=np.zeros_like(w.q0), qdot0=np.zeros_like(w.qdot0))
+    motion = lambda t: np.flatnonzero(w.trajectory == t)  # noqa: E731
+    first, middle, last = motion(0)[0], motion(0)[4], motion(1)[-1]
+    trapped = [first, middle, last]
+    v0 = true_v.copy()
+    v0[trapped] = -v0[trapped] - 2.0  # swinging the wrong way, too fast
+    pendulum = lambda q, v: -9.8 * jnp.sin(q)  # noqa: E731  (the true dynamics)
+    states = trajectory_matching.FreeInitialStates(pendulum, jnp.asarray(true_q), jnp.asarray(v0))
+    objective = trajectory_matching.TrajectoryObjective.for_windows(w, dt=0.01, kind="l2")
+    relinked, choice = states.relinked(w, objective)
+    # No previous window for the motion's first: the next one's state carried back; for its last, the previous's.
+    assert choice[first] == 3 and choice[last] == 2 and choice[middle] in (2, 3)
+    np.testing.assert_allclose(np.asarray(relinked.qdot0), true_v, atol=1e-6)
+    wrap = lambda d: np.mod(d + np.pi, 2 * np.pi) - np.pi  # noqa: E731
+    np.testing.assert_allclose(wrap(np.asarray(relinked.q0) - true_q), 0, atol=1e-6)
+    samples, _, constants = objective.prepare(w, w, jnp.float64)
+    per_window = lambda s: np.asarray(trajectory_matching.window_losses(  # noqa: E731
+        pendulum, *samples[:1], samples[1], s.q0, s.qdot0, *constants, angles=w.angles, substeps=objective.substeps,
+        kind="l2"))
+    before, after = per_window(states), per_window(relinked)
+    assert np.all(after <= before) and np.all(after[trapped] < 1e-10 * before[trapped])
+
+
 def test_longer_windows_settings_are_checked_before_training():
     from lnn.learning import LearningConfig, fit_observations
 
@@ -286,7 +319,9 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
     assert [h["step"] for h in history] == [50, 60, 70, 80]  # Adam (evaluated per chunk of 50), its polish, 2 stages
     assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in history)
     assert all(a["time"] < b["time"] for a, b in zip(history, history[1:]))
-    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + len(history)
+    assert [h.get("relinked") is not None for h in history] == [False, True, True, True]  # the L-BFGS stages
+    csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(history) and csv_lines[0].endswith(",relinked")
 
 
 def test_observations_hold_out_the_trajectories_a_dataset_split_does(pendulum_windows):
@@ -349,6 +384,7 @@ def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     assert config["learning"] | recipe == config["learning"]
     assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
     assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]
+    assert "relinked before each L-BFGS stage" in result.output
     result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free",
                                       "--longer-windows", "7,1x", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "--longer-windows must be comma-separated whole numbers" in str(result.exception)

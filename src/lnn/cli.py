@@ -285,6 +285,10 @@ def _train_observed(data_file, spec, *, model, steps, budget, width, depth, init
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(f"trained {model} by {method} for {history[-1]['step']:,} steps; best validation loss "
                   f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+    relinked = [h["relinked"] for h in history if "relinked" in h]
+    if relinked:
+        console.print(f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
+                      "windows (see lnn.trajectory_matching.FreeInitialStates.relinked)")
 
 
 def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> dict:

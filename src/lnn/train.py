@@ -73,6 +73,8 @@ class TrainConfig:
     decaying steps leave short of the minimum. It is not checkpointed, and the
     result is kept only if its training loss is finite and lower. Weight decay
     does not act in it; its row in the history has the squared training loss.
+    (:func:`lnn.learning.fit_observations` runs it itself for free initial
+    states, after relinking them.)
     """
 
     steps: int | None = 20_000
@@ -517,9 +519,11 @@ def _save_run(ckpt_dir, out, params, opt_state, rng, best_params, static, state,
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, Any]]) -> None:
-    """Write the training history as CSV (atomically)."""
+    """Write the training history as CSV (atomically); a column a stage adds (e.g. ``relinked``) is
+    left empty in the other rows."""
     buf = _io.StringIO()
     fields = ["step", "time", "train_loss", "val_loss", "learning_rate", "skipped"]
+    fields += list(dict.fromkeys(k for row in history for k in row if k not in fields))
     writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     writer.writerows(history)

@@ -33,8 +33,11 @@ choices (``initial=``):
   windows that start at the same samples; refined there by L-BFGS
   (``LearningConfig.longer_windows``), the phase is tied over several periods.
   On the noisy pendulum of ``benchmarks/noise.py`` that step (and L-BFGS),
-  not more data or more Adam steps, brought matching to 0.7× the error of a
-  model trained on exact accelerations (see the README).
+  not more data or more Adam steps, brought matching within the error of a
+  model trained on exact accelerations (see the README). The optimiser can
+  trap a window's state (too high a swing whose wrapped angles still match
+  part of the window); :meth:`FreeInitialStates.relinked` frees it with a
+  neighbour's state carried over by the model, before each L-BFGS stage.
 
 Windows may use uneven time stamps: each window is integrated on its own
 stamps, every interval split into the same number of RK4 substeps.
@@ -46,6 +49,7 @@ same optimiser, schedule, validation split, checkpoints and progress.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -70,8 +74,8 @@ class Windows:
         tau: shape ``(N, K)``, times since the window's first sample (τ_0 = 0).
         q0, qdot0: shape ``(N, n)``, the estimated state at τ = 0.
         trajectory: shape ``(N,)``, the motion each window comes from.
-        first: shape ``(N,)``, the index of each window's first sample in the
-            observations it was cut from.
+        first, last: shape ``(N,)``, the index of each window's first and last
+            sample in the observations it was cut from.
         angles: which coordinates are angles.
         spread: shape ``(n,)``, σ_i of the observed coordinates (normalises the loss).
     """
@@ -82,6 +86,7 @@ class Windows:
     qdot0: np.ndarray
     trajectory: np.ndarray
     first: np.ndarray
+    last: np.ndarray
     angles: tuple[bool, ...]
     spread: np.ndarray
 
@@ -95,7 +100,8 @@ class Windows:
     def subset(self, mask_or_index) -> Windows:
         return dataclasses.replace(self, q=self.q[mask_or_index], tau=self.tau[mask_or_index],
                                    q0=self.q0[mask_or_index], qdot0=self.qdot0[mask_or_index],
-                                   trajectory=self.trajectory[mask_or_index], first=self.first[mask_or_index])
+                                   trajectory=self.trajectory[mask_or_index], first=self.first[mask_or_index],
+                                   last=self.last[mask_or_index])
 
 
 def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int = 1,
@@ -130,7 +136,7 @@ def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int =
     turns = np.where(obs.angles, np.round((q[:, 0] - initial.q[idx[:, 0]]) / (2 * np.pi)), 0.0)
     q = q - 2 * np.pi * turns[:, None, :]
     return Windows(q=q, tau=obs.t[idx] - obs.t[idx[:, :1]], q0=initial.q[idx[:, 0]], qdot0=initial.qdot[idx[:, 0]],
-                   trajectory=np.concatenate(traj), first=idx[:, 0], angles=tuple(obs.angles),
+                   trajectory=np.concatenate(traj), first=idx[:, 0], last=idx[:, -1], angles=tuple(obs.angles),
                    spread=spread(obs.q, obs.angles))
 
 
@@ -220,13 +226,75 @@ class FreeInitialStates(eqx.Module):
                             "whole number of the trained windows' spans (same `every`).") from None
         return FreeInitialStates(self.model, self.q0[index], self.qdot0[index])
 
+    def relinked(self, w: Windows, objective: TrajectoryObjective) -> tuple[FreeInitialStates, np.ndarray]:
+        """The same model with each window's state the best-matching (by ``objective``'s loss) of four:
 
-def matching_loss(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, kind: str = "l1"):
-    """Mean normalised position error of windows ``(B, K, n)`` integrated from ``(q0, qdot0)``."""
+        0. its own; 1. the window's estimate (``w.q0``, ``w.qdot0``);
+        2. the model's continuation of the previous window's state to its end,
+           where this window starts; 3. the model's backward continuation of the
+           next window's state to this window's start.
+
+        Consecutive windows (free states: one ends where the next begins) are
+        pieces of one motion, so once the model is right a neighbour's state,
+        carried over, fits a window whose own state was trapped by the
+        optimiser (say at a state that swings too high, where the wrapped
+        angles still match part of the window). A trapped window dominates a
+        squared loss, and L-BFGS on it would bend the model to fit that window;
+        relinking first removes the trap. No window's loss goes up. Also
+        returns which candidate each window took, shape ``(W,)``.
+        """
+        start = {(int(t), int(f)): i for i, (t, f) in enumerate(zip(w.trajectory, w.first))}
+        following = np.array([start.get((int(t), int(last)), -1) for t, last in zip(w.trajectory, w.last)])
+        previous = np.full(len(w), -1)
+        previous[following[following >= 0]] = np.flatnonzero(following >= 0)
+        dtype = self.q0.dtype
+        arrays = (jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0, w.spread))
+        relinked, choice = _relink(self, *arrays, jnp.asarray(previous), jnp.asarray(following),
+                                   angles=tuple(w.angles), substeps=objective.substeps, kind=objective.kind)
+        return relinked, np.asarray(choice)
+
+
+def window_losses(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, kind: str = "l1"):
+    """Each window's mean normalised position error (ρ = |·| or (·)²), shape ``(B,)``, of windows
+    ``(B, K, n)`` integrated from ``(q0, qdot0)``."""
     pred = shoot(model, q0, qdot0, tau, substeps)[:, 1:]
     d = pred - q[:, 1:]
     d = jnp.where(jnp.asarray(angles, dtype=bool), jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d) / spread
-    return jnp.mean(jnp.abs(d)) if kind == "l1" else jnp.mean(d**2)
+    return jnp.mean(jnp.abs(d) if kind == "l1" else d**2, axis=(1, 2))
+
+
+def matching_loss(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, kind: str = "l1"):
+    """Mean normalised position error of windows ``(B, K, n)`` integrated from ``(q0, qdot0)``."""
+    return jnp.mean(window_losses(model, q, tau, q0, qdot0, spread, angles=angles, substeps=substeps, kind=kind))
+
+
+def _end_states(model, q0, qdot0, tau, substeps: int):
+    """The state ``(q, q̇)`` each integration reaches at its last stamp (decreasing stamps: backwards)."""
+    encode, field, decode = _phase_space(model)
+
+    def run(a, b, ts):
+        qs, ss = _rk4_rollout(field, a, encode(a, b), ts, substeps=substeps)
+        return qs[-1], decode(qs[-1], ss[-1])
+
+    return jax.vmap(run)(q0, qdot0, tau)
+
+
+@eqx.filter_jit
+def _relink(states, q, tau, q0_est, qdot0_est, spread, previous, following, *, angles, substeps, kind):
+    losses = functools.partial(window_losses, states.model, q, tau, spread=spread, angles=angles,
+                               substeps=substeps, kind=kind)
+    own = (states.q0, states.qdot0)
+    # Continue each window's state to its end (the next window's start), and back over the window before it.
+    ends = _end_states(states.model, *own, tau, substeps)
+    back_tau = (tau - tau[:, -1:])[:, ::-1]
+    has_previous, has_following = (previous >= 0)[:, None], (following >= 0)[:, None]
+    starts = _end_states(states.model, own[0][following], own[1][following], back_tau, substeps)
+    candidates = [own, (q0_est, qdot0_est),
+                  tuple(jnp.where(has_previous, e[previous], o) for e, o in zip(ends, own)),
+                  tuple(jnp.where(has_following, b, o) for b, o in zip(starts, own))]
+    choice = jnp.argmin(jnp.stack([losses(*c) for c in candidates]), axis=0)  # ties keep the own state
+    pick = lambda k: jnp.stack([c[k] for c in candidates])[choice, jnp.arange(choice.size)]  # noqa: E731
+    return FreeInitialStates(states.model, pick(0), pick(1)), choice
 
 
 def describe(w: Windows) -> dict[str, Any]:
