@@ -300,6 +300,10 @@ def test_longer_windows_settings_are_checked_before_training():
         LearningConfig(window=11, initial="free", longer_windows=(25,))
     with pytest.raises(DataError, match="multiple"):
         LearningConfig(window=11, initial="free", longer_windows=(21, 11))
+    with pytest.raises(DataError, match="warm_start"):
+        LearningConfig(method="derivatives", warm_start=100)
+    with pytest.raises(DataError, match="warm_start"):
+        LearningConfig(warm_start=-1)
     system = lnn.systems.get("pendulum")
     obs = observations.simulate(system, jax.random.key(0), 2, duration=1.0, fps=20)
     with pytest.raises(DataError, match="lbfgs_steps"):
@@ -322,6 +326,20 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
     assert [h.get("relinked") is not None for h in history] == [False, True, True, True]  # the L-BFGS stages
     csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + len(history) and csv_lines[0].endswith(",relinked")
+
+
+def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion(pendulum_windows):
+    from lnn.learning import LearningConfig, fit_observations
+
+    _, obs, _ = pendulum_windows
+    tc = TrainConfig(steps=1, eval_every=1, warmup_steps=1, learning_rate=1e-9, batch_size=16)
+    first_loss = {}
+    for steps in (0, 300):  # matching barely moves the model (1 step at 1e-9): its loss shows the start
+        config = LearningConfig(window=4, every=1, initial="free", warm_start=steps)
+        _, history = fit_observations("lnn", obs, key=jax.random.key(0), config=config, width=16, progress=False,
+                                      train_config=tc)
+        first_loss[steps] = history[0]["val_loss"]
+    assert first_loss[300] < 0.3 * first_loss[0]
 
 
 def test_observations_hold_out_the_trajectories_a_dataset_split_does(pendulum_windows):
@@ -377,10 +395,11 @@ def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     run = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free", "--window", "4",
                                       "--every", "2", "--weight-decay", "0.5", "--lbfgs-steps", "5",
-                                      "--longer-windows", "7", "--out", str(run)])
+                                      "--longer-windows", "7", "--warm-start", "20", "--out", str(run)])
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
-    recipe = {"method": "matching", "initial": "free", "window": 4, "every": 2, "longer_windows": [7]}
+    recipe = {"method": "matching", "initial": "free", "window": 4, "every": 2, "longer_windows": [7],
+              "warm_start": 20}
     assert config["learning"] | recipe == config["learning"]
     assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
     assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]

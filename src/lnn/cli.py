@@ -101,6 +101,8 @@ def train(
     longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
                                                  "windows of these sample counts in turn, e.g. 61 (needs "
                                                  "--lbfgs-steps)"),
+    warm_start: Optional[int] = typer.Option(None, help="matching: first fit this many steps to the derivative "
+                                             "estimate (e.g. 5000; see the README)"),
     model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
                               "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
                               "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)"),
@@ -138,7 +140,8 @@ def train(
     if spec is not None:
         matching = {"method": method, "initial": initial, "window": window, "every": every,
                     "longer_windows": _numbers(longer_windows, "--longer-windows", int,
-                                                                 "whole numbers, e.g. 61,121")}
+                                                                 "whole numbers, e.g. 61,121"),
+                    "warm_start": warm_start}
         _train_observed(data_file, spec, model=model, steps=steps, budget=budget, width=width, depth=depth,
                         init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out, devices=devices,
                         weight_decay=weight_decay, lbfgs_steps=lbfgs_steps,
