@@ -188,7 +188,8 @@ def fit_observations(
 
 def _warm_start(model, obs, est, config, train_config, k_split, key, progress, label):
     """``model`` fitted for ``config.warm_start`` steps to the derivative estimate (same split)."""
-    train, val, _ = training_sets(obs, LearningConfig(method="derivatives"), train_config, k_split, est)  # est: no smoothing
+    # est: the derivative estimate already made, not smoothed again.
+    train, val, _ = training_sets(obs, LearningConfig(method="derivatives"), train_config, k_split, est)
     steps = config.warm_start
     warm = TrainConfig(steps=steps, eval_every=max(steps // 5, 1), warmup_steps=min(500, steps // 10),
                        batch_size=max(256 // train_config.devices, 1) * train_config.devices,
