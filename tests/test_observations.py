@@ -304,6 +304,8 @@ def test_longer_windows_settings_are_checked_before_training():
         LearningConfig(method="derivatives", warm_start=100)
     with pytest.raises(DataError, match="warm_start"):
         LearningConfig(warm_start=-1)
+    with pytest.raises(DataError, match="'always' or 'stalled'"):
+        LearningConfig(warm_start=10, warm_start_if="sometimes")
     system = lnn.systems.get("pendulum")
     obs = observations.simulate(system, jax.random.key(0), 2, duration=1.0, fps=20)
     with pytest.raises(DataError, match="lbfgs_steps"):
@@ -340,6 +342,39 @@ def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion
                                       train_config=tc)
         first_loss[steps] = history[0]["val_loss"]
     assert first_loss[300] < 0.3 * first_loss[0]
+
+
+def test_the_noise_floor_is_the_noise_in_the_matching_loss_units():
+    from lnn import learning
+
+    system = lnn.systems.get("pendulum")
+    for noise in (0.01, 0.03):
+        obs = observations.simulate(system, jax.random.key(1), 4, duration=5.0, fps=30, noise=noise,
+                                    max_energy=0.7 * system.energy_scale)
+        est = learning.estimate(obs, learning.LearningConfig())
+        # Gaussian noise of σ·noise: E|r|/σ = √(2/π)·noise, E(r/σ)² = noise²; the smoother absorbs a little.
+        assert 0.7 * np.sqrt(2 / np.pi) * noise < learning.noise_floor(obs, est, "l1") < np.sqrt(2 / np.pi) * noise
+        assert 0.5 * noise**2 < learning.noise_floor(obs, est, "l2") < noise**2
+
+
+def test_a_stalled_matching_stage_is_trained_again_from_the_warm_start(pendulum_windows, monkeypatch, tmp_path):
+    from lnn import learning
+
+    _, obs, _ = pendulum_windows
+    # 50 steps at a vanishing learning rate: the random network stays far above the noise floor (a stall).
+    tc = TrainConfig(steps=50, eval_every=50, warmup_steps=1, learning_rate=1e-9, batch_size=16)
+    config = learning.LearningConfig(window=4, every=1, initial="free", warm_start=300, warm_start_if="stalled")
+    model, history = learning.fit_observations("lnn", obs, key=jax.random.key(0), config=config, width=16,
+                                               progress=False, train_config=tc, out=tmp_path)
+    assert history[-1]["warm_restart"] == 1 and isinstance(model, lnn.LagrangianNN)
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].endswith(",warm_restart")
+    # The restart is what made the model: far better than the stalled run it replaced.
+    err = lambda m: metrics.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]  # noqa: E731
+    monkeypatch.setattr(learning, "STALL_FACTOR", 1e12)  # now nothing counts as stalled
+    stalled, history = learning.fit_observations("lnn", obs, key=jax.random.key(0), config=config, width=16,
+                                                 progress=False, train_config=tc)
+    assert "warm_restart" not in history[-1]
+    assert err(model) < 0.3 * err(stalled)
 
 
 def test_observations_hold_out_the_trajectories_a_dataset_split_does(pendulum_windows):
@@ -395,11 +430,12 @@ def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     run = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free", "--window", "4",
                                       "--every", "2", "--weight-decay", "0.5", "--lbfgs-steps", "5",
-                                      "--longer-windows", "7", "--warm-start", "20", "--out", str(run)])
+                                      "--longer-windows", "7", "--warm-start", "20", "--warm-start-if", "stalled",
+                                      "--out", str(run)])
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
     recipe = {"method": "matching", "initial": "free", "window": 4, "every": 2, "longer_windows": [7],
-              "warm_start": 20}
+              "warm_start": 20, "warm_start_if": "stalled"}
     assert config["learning"] | recipe == config["learning"]
     assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
     assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]

@@ -101,8 +101,10 @@ def train(
     longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
                                                  "windows of these sample counts in turn, e.g. 61 (needs "
                                                  "--lbfgs-steps)"),
-    warm_start: Optional[int] = typer.Option(None, help="matching: first fit this many steps to the derivative "
-                                             "estimate (e.g. 5000; see the README)"),
+    warm_start: Optional[int] = typer.Option(None, help="matching: a fit of this many steps to the derivative "
+                                             "estimate to match from (e.g. 5000; see the README)"),
+    warm_start_if: Optional[str] = typer.Option(None, help="'always' (the default) or 'stalled': start from the "
+                                                "random network, and from the warm start only if Adam stalls"),
     model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
                               "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
                               "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)"),
@@ -141,7 +143,7 @@ def train(
         matching = {"method": method, "initial": initial, "window": window, "every": every,
                     "longer_windows": _numbers(longer_windows, "--longer-windows", int,
                                                                  "whole numbers, e.g. 61,121"),
-                    "warm_start": warm_start}
+                    "warm_start": warm_start, "warm_start_if": warm_start_if}
         _train_observed(data_file, spec, model=model, steps=steps, budget=budget, width=width, depth=depth,
                         init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out, devices=devices,
                         weight_decay=weight_decay, lbfgs_steps=lbfgs_steps,
@@ -288,6 +290,10 @@ def _train_observed(data_file, spec, *, model, steps, budget, width, depth, init
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(f"trained {model} by {method} for {history[-1]['step']:,} steps; best validation loss "
                   f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+    restart = [h["warm_restart"] for h in history if "warm_restart" in h]
+    if restart:
+        console.print("the matching stage stalled (training loss far above the noise floor): trained again from "
+                      f"the warm start, {'kept' if restart[0] else 'not kept (no better)'}")
     relinked = [h["relinked"] for h in history if "relinked" in h]
     if relinked:
         console.print(f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
