@@ -212,9 +212,10 @@ def fit_observations(
         dtype = jax.tree.leaves(eqx.filter(net, eqx.is_inexact_array))[0].dtype
         samples, _, constants = objective.prepare(train, val, dtype)
         loss = functools.partial(eqx.filter_jit(objective.loss), samples=samples, constants=constants)
-        if float(loss(trained)) > STALL_FACTOR * noise_floor(obs, est, train_config.loss):
+        first = float(loss(trained))
+        if first > STALL_FACTOR * noise_floor(obs, est, train_config.loss):
             again, again_history = run(start(warm(net)), out=None, label=f"{label}, from the warm start (stalled)")
-            kept = float(loss(again)) < float(loss(trained))
+            kept = float(loss(again)) < first
             if kept:
                 trained, history = again, again_history
             history[-1] = {**history[-1], "warm_restart": int(kept)}
