@@ -285,7 +285,7 @@ def test_relinking_frees_trapped_states_with_the_neighbours_continuation():
     np.testing.assert_allclose(wrap(np.asarray(relinked.q0) - true_q), 0, atol=1e-6)
     samples, _, constants = objective.prepare(w, w, jnp.float64)
     per_window = lambda s: np.asarray(trajectory_matching.window_losses(  # noqa: E731
-        pendulum, *samples[:1], samples[1], s.q0, s.qdot0, *constants, angles=w.angles, substeps=objective.substeps,
+        pendulum, samples[0], samples[1], s.q0, s.qdot0, *constants, angles=w.angles, substeps=objective.substeps,
         kind="l2"))
     before, after = per_window(states), per_window(relinked)
     assert np.all(after <= before) and np.all(after[trapped] < 1e-10 * before[trapped])
