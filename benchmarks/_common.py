@@ -22,6 +22,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import lnn
+
 
 def reference_acceleration(L, q, qdot):
     """The original LNN code's q̈: the full 2n × 2n Hessian of L over (q, q̇), then a pseudo-inverse."""
@@ -33,16 +35,20 @@ def reference_acceleration(L, q, qdot):
     return jnp.linalg.pinv(H[n:, n:]) @ (g[:n] - H[n:, :n] @ qdot)
 
 
-class Reference(eqx.Module):
+class Reference(lnn.AbstractLagrangian):
     """A Lagrangian model whose accelerations use :func:`reference_acceleration`."""
 
-    model: eqx.Module
+    model: lnn.AbstractLagrangian
 
-    def __call__(self, q, qdot):
-        return self.model(q, qdot)
+    @property
+    def dof(self):
+        return self.model.dof
 
-    def acceleration(self, q, qdot):
-        return reference_acceleration(self.model, q, qdot)
+    def lagrangian(self, q, qdot):
+        return self.model.lagrangian(q, qdot)
+
+    def acceleration(self, q, qdot, force=None):
+        return reference_acceleration(self.model.lagrangian, q, qdot)
 
 
 def block(fn: Callable, *args) -> float:

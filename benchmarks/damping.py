@@ -25,20 +25,21 @@ import numpy as np
 
 import lnn
 from lnn import data, metrics
-from lnn.experiment import build_model
+from lnn.training import build_model
 from lnn.models import with_dissipation
-from lnn.train import TrainConfig, fit
+from lnn.training import TrainConfig, fit
 
 
 def learn(system, dataset, *, steps: int, seed: int, val_fraction: float = 0.1):
     keys = jax.random.split(jax.random.key(seed), 3)
-    model = with_dissipation(build_model("lnn", system, dataset, keys[0], width=32, dtype="float64"), key=keys[1])
+    model = with_dissipation(build_model("lnn", dataset, keys[0], angles=system.angles, true_system=system, width=32, dtype="float64"), key=keys[1])
     config = TrainConfig(steps=steps, batch_size=256, warmup_steps=200, eval_every=500, val_fraction=val_fraction)
     model, _ = fit(model, dataset, key=keys[2], config=config, progress=False)
     return model
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)

@@ -40,9 +40,10 @@ from rich.table import Table  # noqa: E402
 
 import lnn  # noqa: E402
 from lnn import data, io, metrics  # noqa: E402
-from lnn.experiment import build_model, machine_description  # noqa: E402
+from lnn.experiment import machine_description
+from lnn.training import build_model  # noqa: E402
 from lnn.plot import COLORS  # noqa: E402
-from lnn.train import TrainConfig, derivative_loss, fit  # noqa: E402
+from lnn.training import TrainConfig, derivative_loss, fit  # noqa: E402
 
 SIZES = (100, 300, 1000, 3000, 10_000, 30_000)
 METRICS = {"derivative_loss": "derivative loss", "accel_relative_error": "acceleration error"}
@@ -50,7 +51,7 @@ METRICS = {"derivative_loss": "derivative loss", "accel_relative_error": "accele
 
 def run_one(system, model_name, train_set, held_out, seed: int, steps: int) -> dict:
     k_model, k_fit = jax.random.split(jax.random.fold_in(jax.random.key(seed), len(train_set)))
-    model = build_model(model_name, system, train_set, k_model)
+    model = build_model(model_name, train_set, k_model, angles=system.angles, true_system=system)
     t0 = time.perf_counter()
     config = TrainConfig(steps=steps, warmup_steps=min(500, steps // 10), eval_every=max(steps // 10, 50))
     trained, history = fit(model, train_set, key=k_fit, config=config, progress=False)
@@ -110,6 +111,7 @@ def figure(path: Path, records: list[dict], systems: list[str]) -> Path:
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--systems", default="double_pendulum,relativistic")
     p.add_argument("--models", default="lnn,hnn,baseline")

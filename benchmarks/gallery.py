@@ -19,6 +19,7 @@ depend on how busy the machine is.
 
 from __future__ import annotations
 
+import jax
 import argparse
 import json
 from io import BytesIO
@@ -68,6 +69,7 @@ def section(entries: list[tuple[str, list[str], dict]], args) -> str:
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--systems", default=",".join(lnn.systems.names()))
     p.add_argument("--steps", type=int, default=5000, help="training steps per model")

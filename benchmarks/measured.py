@@ -3,7 +3,7 @@
 For every measured motion (real pendulum, real double pendulum, real spring
 systems; Schmidt & Lipson, Science 2009) the first ``--fraction`` of each
 trajectory is the training data: positions are smoothed and differentiated
-(``lnn.derivatives.estimate``, smoothing spline), the last 20 % of that part
+(``lnn.observed.estimate``, smoothing spline), the last 20 % of that part
 validates. Three models are trained for the same wall-clock budget: an LNN, an
 LNN + learned Rayleigh dissipation (``lnn.models.with_dissipation``) and the
 black-box baseline. Each then predicts the held-out rest of the recording from
@@ -31,19 +31,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import types
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lnn import derivatives, mechanics, metrics, observations
+from lnn import mechanics, metrics, observed
+from lnn._angles import spread, wrapped_difference
 from lnn.errors import SingularMassMatrixError
-from lnn.experiment import build_model
-from lnn.integrate import rollout
+from lnn.training import build_model
+from lnn.integrate import RK4, rollout
 from lnn.models import with_dissipation
-from lnn.train import TrainConfig, fit
+from lnn.training import TrainConfig, fit
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "schmidt-lipson"
 FILES = ("real_pend_h_1", "real_double_pend_h_1", "real_linear_h_1", "real_double_linear_h_1")
@@ -52,6 +52,7 @@ THRESHOLD = 0.2
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the Schmidt & Lipson .txt files")
     parser.add_argument("--files", default=",".join(FILES), help="comma-separated file names (no .txt)")
@@ -78,19 +79,18 @@ def main() -> None:
 
 
 def study(path: Path, args, horizons) -> dict:
-    obs = observations.load_schmidt_lipson(path)
+    obs = observed.load_schmidt_lipson(path)
     train_obs, test_obs = obs.split_in_time(args.fraction)
     fit_obs, val_obs = train_obs.split_in_time(0.8)
-    fit_data, val_data = (derivatives.estimate(o) for o in (fit_obs, val_obs))
-    train_data = derivatives.estimate(train_obs)  # the states at the end of training start the predictions
-    shape = types.SimpleNamespace(dof=obs.dof, angles=obs.angles)
+    fit_data, val_data = (observed.estimate(o) for o in (fit_obs, val_obs))
+    train_data = observed.estimate(train_obs)  # the states at the end of training start the predictions
     keys = jax.random.split(jax.random.key(args.seed), 6)
     common = dict(width=args.width, dtype="float64")
     candidates = {
-        "lnn": build_model("lnn", shape, fit_data, keys[0], **common),
-        "lnn+dissipation": with_dissipation(build_model("lnn", shape, fit_data, keys[0], **common), key=keys[1],
-                                            rate=0.05),
-        "baseline": build_model("baseline", shape, fit_data, keys[2], **common),
+        "lnn": build_model("lnn", fit_data, keys[0], angles=obs.angles, **common),
+        "lnn+dissipation": with_dissipation(build_model("lnn", fit_data, keys[0], angles=obs.angles, **common),
+                                            key=keys[1], rate=0.05),
+        "baseline": build_model("baseline", fit_data, keys[2], angles=obs.angles, **common),
     }
     config = TrainConfig(steps=args.steps, time_budget=args.budget, batch_size=min(256, len(fit_data)),
                          eval_every=250, warmup_steps=200)
@@ -100,7 +100,7 @@ def study(path: Path, args, horizons) -> dict:
                                       progress=not args.json, label=f"{path.stem} {label}")
         steps[label] = history[-1]["step"]
 
-    sigma = observations.spread(obs.q, obs.angles)
+    sigma = spread(obs.q, obs.angles)
     out = {"samples": len(obs), "train_seconds_of_data": _duration(train_obs), "test_seconds": _duration(test_obs),
            "models": {}}
     predictions = {}
@@ -109,9 +109,9 @@ def study(path: Path, args, horizons) -> dict:
         for traj, idx in test_obs.segments():
             end = np.flatnonzero(train_data.trajectory == traj)[-1]
             ts = np.concatenate([[train_data.t[end]], test_obs.t[idx]])
-            q, v = rollout(model, train_data.q[end], train_data.qdot[end], ts, dt=0.005)
+            q, v = rollout(model, train_data.q[end], train_data.qdot[end], ts, solver=RK4(0.005))
             q, v = np.asarray(q)[1:], np.asarray(v)[1:]
-            d = metrics.wrapped_difference(q, test_obs.q[idx], obs.angles) / sigma
+            d = wrapped_difference(q, test_obs.q[idx], obs.angles) / sigma
             errors.append(np.sqrt(np.mean(d**2, axis=-1)))
             times.append(ts[1:] - ts[0])
             preds.append((ts[1:], q, v))
@@ -141,7 +141,7 @@ def energy_behaviour(model, train_data, test_obs, predictions) -> dict:
     rest_index = int(jnp.argmin(E(q_train, jnp.zeros_like(q_train))))  # lowest learned potential seen
     q_rest = train_data.q[rest_index]
     e_rest = float(E(q_train[rest_index:rest_index + 1], jnp.zeros((1, train_data.dof)))[0])
-    test_data = derivatives.estimate(test_obs)
+    test_data = observed.estimate(test_obs)
     curves = {"data": [(train_data.t, np.asarray(E(q_train, jnp.asarray(train_data.qdot))) - e_rest),
                        (test_data.t, np.asarray(E(jnp.asarray(test_data.q), jnp.asarray(test_data.qdot))) - e_rest)]}
     rates = {"data": float(np.median([metrics.energy_decay_rate(t, e, 0.0) for t, e in curves["data"]]))}

@@ -5,8 +5,8 @@ Two studies on simulated motion, where the truth is known. Positions are sampled
 coordinate's spread; no velocities or accelerations are given to the two methods
 that learn from observations:
 
-* "matching"    — trajectory matching over short windows (lnn.trajectory_matching);
-* "derivatives" — smoothing-spline q̇, q̈, then the acceleration loss (lnn.derivatives);
+* "matching"    — trajectory matching over short windows (lnn.observed.TrajectoryMatching);
+* "derivatives" — smoothing-spline q̇, q̈, then the acceleration loss (lnn.observed.FromDerivatives);
 * "exact"       — the reference: the same states with their exact accelerations.
 
 1. Pendulum (the issue's "must show"): 10-second rollout error of an LNN learned by
@@ -40,7 +40,9 @@ initial states drawn like the training motions, mean over them.
 
 from __future__ import annotations
 
+import diffrax
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -51,10 +53,18 @@ from rich.console import Console
 from rich.table import Table
 
 import lnn
-from lnn import data, io, metrics, observations, plot
-from lnn.experiment import build_model, machine_description
-from lnn.learning import LearningConfig, fit_observations
-from lnn.train import TrainConfig, fit
+from lnn import data, io, metrics, observed, plot
+from lnn.experiment import machine_description
+from lnn.training import build_model
+from lnn.observed import (
+    EstimatedStates,
+    FreeStates,
+    FromDerivatives,
+    TrajectoryMatching,
+    WarmStart,
+    fit_observations,
+)
+from lnn.training import TrainConfig, fit
 
 console = Console()
 
@@ -63,9 +73,9 @@ def setting(system, key, *, noise, n_trajectories, duration, max_energy):
     """Noisy observations, the exact-acceleration dataset of the same clean states, and held-out truth."""
     k_obs, k_eval = jax.random.split(key)
     kw = dict(duration=duration, fps=30.0, jitter=0.5, max_energy=max_energy)
-    obs = observations.simulate(system, k_obs, n_trajectories, noise=noise, **kw)
-    clean = observations.simulate(system, k_obs, n_trajectories, noise=0.0, velocities=True, **kw)
-    exact = data.Dataset(clean.q, clean.qdot, np.asarray(lnn.accelerations(system.lagrangian, clean.q, clean.qdot)),
+    obs = observed.simulate(system, k_obs, n_trajectories, noise=noise, **kw)
+    clean = observed.simulate(system, k_obs, n_trajectories, noise=0.0, velocities=True, **kw)
+    exact = data.Dataset(clean.q, clean.qdot, np.asarray(lnn.accelerations(system, clean.q, clean.qdot)),
                          clean.trajectory, clean.t)
     return obs, exact
 
@@ -73,28 +83,30 @@ def setting(system, key, *, noise, n_trajectories, duration, max_energy):
 def held_out_truth(system, key, *, t_end, max_energy, n=20):
     q0, v0 = system.sample_states(key, n, max_energy=max_energy)
     ts = np.arange(int(round(t_end * 20)) + 1) / 20
-    q, v = lnn.rollout(system.lagrangian, q0, v0, ts, method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11)
+    q, v = lnn.rollout(system, q0, v0, ts, solver=diffrax.Dopri8(),
+                       stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
     return metrics.Truth(ts, np.asarray(q), np.asarray(v)), metrics.Protocol(n_initial=n, t_end=t_end, fps=20)
 
 
-def train(kind, method, obs, exact, system, key, steps, learning, *, split_key=None, matching_train=None):
-    """One model by ``method``; with ``split_key`` every method trains and validates on the same motions."""
+def train(kind, method, obs, exact, system, key, steps, matching, *, split_key=None, matching_train=None):
+    """One model by ``method`` ("exact", "derivatives" or "matching", the last with the :class:`TrajectoryMatching`
+    ``matching``); with ``split_key`` every method trains and validates on the same motions."""
     n = steps[1] if method == "matching" else steps[0]
     extra = (matching_train or {}) if method == "matching" else {}
     cfg = TrainConfig(steps=n, eval_every=max(n // 10, 50), batch_size=64 if method == "matching" else 256, **extra)
     t0 = time.perf_counter()
     if method == "exact":
         train_set, val_set = exact, None
-        if split_key is not None:  # the trajectories lnn.learning holds out for the same key
+        if split_key is not None:  # the trajectories lnn.observed holds out for the same key
             held_out = np.unique(data.split(obs, cfg.val_fraction, split_key)[1].trajectory)
             in_val = np.isin(exact.trajectory, held_out)
             train_set, val_set = exact.subset(~in_val), exact.subset(in_val)
-        model = build_model(kind, system, exact, jax.random.fold_in(key, 1))
+        model = build_model(kind, exact, jax.random.fold_in(key, 1), angles=system.angles, true_system=system)
         model, history = fit(model, train_set, key=jax.random.fold_in(key, 2), config=cfg, val_dataset=val_set,
                              progress=False)
     else:
-        cfg_l = LearningConfig(method=method, **(learning if method == "matching" else {}))
-        model, history = fit_observations(kind, obs, key=key, config=cfg_l, train_config=cfg, progress=False,
+        learning = matching if method == "matching" else FromDerivatives()
+        model, history = fit_observations(kind, obs, key=key, method=learning, train_config=cfg, progress=False,
                                           split_key=split_key)
     return model, history, time.perf_counter() - t0
 
@@ -106,8 +118,8 @@ def error_at(ev, t):
 # The pendulum's trajectory-matching recipe (see the README): Adam on 2-s windows with free initial states and
 # weight decay (again from a warm start on the derivative estimate if it stalls), an L-BFGS polish, then L-BFGS on
 # 4-s windows that start from the trained states (relinked before each L-BFGS stage).
-PENDULUM_MATCHING = {"window": 31, "every": 2, "dt": 0.1, "initial": "free", "longer_windows": (61,),
-                     "warm_start": 5000, "warm_start_if": "stalled"}
+PENDULUM_MATCHING = TrajectoryMatching(window=31, every=2, dt=0.1, initial=FreeStates((61,)),
+                                       warm_start=WarmStart(5000, if_stalled=True))
 PENDULUM_MATCHING_TRAIN = {"learning_rate": 1e-3, "weight_decay": 1.0, "lbfgs_steps": 500}
 
 
@@ -116,9 +128,10 @@ def pendulum_study(args, key):
     e_max = 0.7 * system.energy_scale  # swings up to 134°, never over the top
     obs, exact = setting(system, key, noise=args.pendulum_noise, n_trajectories=16, duration=10.0, max_energy=e_max)
     truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=10.0, max_energy=e_max)
-    learning, matching_train = dict(PENDULUM_MATCHING), dict(PENDULUM_MATCHING_TRAIN)
+    learning, matching_train = PENDULUM_MATCHING, dict(PENDULUM_MATCHING_TRAIN)
     if args.adam_only:  # the ablation: no L-BFGS stages
-        learning.pop("longer_windows"), matching_train.pop("lbfgs_steps")
+        learning = dataclasses.replace(learning, initial=FreeStates())
+        matching_train.pop("lbfgs_steps")
     methods = ("exact", "derivatives", "matching")
     splits, evaluations = [], {}
     for split in args.splits:
@@ -184,8 +197,9 @@ def double_pendulum_study(args, key):
                 if method == "exact" and kind in exact_rows:
                     results.append({**exact_rows[kind], "noise": noise})
                     continue
+                initial = FreeStates() if args.matching_initial == "free" else EstimatedStates()
                 model, history, seconds = train(kind, method, obs, exact, system, key, args.double_steps,
-                                              {"window": 7, "every": 1, "dt": 0.034, "initial": args.matching_initial})
+                                                TrajectoryMatching(window=7, every=1, dt=0.034, initial=initial))
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
                 row = {"model": kind, "method": method, "noise": noise, "error_0.5s": error_at(ev, 0.5),
                        "error_1s": error_at(ev, 1.0), "valid_time": ev.metrics["valid_time"],
@@ -210,6 +224,7 @@ def double_pendulum_study(args, key):
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="pendulum,double_pendulum", help="comma-separated studies to run")
     p.add_argument("--pendulum-steps", default="5000,6000", help="pendulum training steps: acceleration loss, matching")
@@ -220,7 +235,7 @@ def main() -> None:
     p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
     p.add_argument("--matching-initial", default="estimated", choices=("estimated", "free"),
-                   help="double pendulum: initial state of each matching window (see lnn.trajectory_matching)")
+                   help="double pendulum: initial state of each matching window (see lnn.observed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/noise", help="folder for figures and results.json")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")

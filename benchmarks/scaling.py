@@ -30,12 +30,13 @@ from rich.console import Console
 from rich.table import Table
 
 import lnn
-from lnn.train import acceleration_loss
+from lnn.training import acceleration_loss
 
 KINDS = ("reference", "lnn dense", "lnn cg", "lnn auto")
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1,2,4,8,16,32,64,128,256")
     p.add_argument("--reference-up-to", type=int, default=128,
@@ -66,9 +67,9 @@ def main() -> None:
         q, qdot = q.astype(args.dtype), qdot.astype(args.dtype)
         qddot = system.closed_form_accelerations(q, qdot).astype(args.dtype)
         arch = dict(key=k_model, width=args.width, depth=args.depth, dtype=args.dtype)
-        models = {"lnn dense": lnn.LagrangianNN(n, solver="dense", **arch),
-                  "lnn cg": lnn.LagrangianNN(n, solver="cg", **arch),
-                  "lnn auto": lnn.LagrangianNN(n, solver="auto", **arch)}
+        models = {"lnn dense": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.LU(), **arch),
+                  "lnn cg": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.CG(), **arch),
+                  "lnn auto": lnn.LagrangianNN(n, **arch)}
         if n <= args.reference_up_to:
             models["reference"] = Reference(models["lnn dense"])
         calls = []

@@ -25,10 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 import lnn
-from lnn.train import acceleration_loss
+from lnn.training import acceleration_loss
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--width", type=int, default=600)
     p.add_argument("--depth", type=int, default=3)
@@ -52,7 +53,7 @@ def main() -> None:
     scale = jnp.ones(2, dtype=args.dtype)
 
     def accel(m, q, qdot):  # each model's batched path, as training uses it
-        return lnn.mechanics.batch_dynamics(m)(q, qdot)
+        return m.accelerations(q, qdot)
 
     def step(m, q, qdot, qddot):
         return eqx.filter_value_and_grad(acceleration_loss)(m, q, qdot, qddot, scale)

@@ -34,8 +34,9 @@ from rich.table import Table
 import lnn
 from lnn import data, plot
 from lnn import symmetry as sym
-from lnn.experiment import build_model, machine_description
-from lnn.train import TrainConfig, fit
+from lnn.experiment import machine_description
+from lnn.training import build_model
+from lnn.training import TrainConfig, fit
 
 CASES = [  # (label, system name, parameters, expected number of symmetries besides time, rollout seconds)
     ("two bodies, spring", "two_body", {}, 3, 5.0),
@@ -49,7 +50,7 @@ CASES = [  # (label, system name, parameters, expected number of symmetries besi
 def train(system, key, *, steps: int, n_train: int, width: int):
     k_data, k_model, k_fit = jax.random.split(key, 3)
     dataset = data.random_states(system, k_data, n_train)
-    model = build_model("lnn", system, dataset, k_model, width=width, depth=2, dtype="float32")
+    model = build_model("lnn", dataset, k_model, angles=system.angles, true_system=system, width=width, depth=2, dtype="float32")
     t0 = time.perf_counter()
     model, _ = fit(model, dataset, key=k_fit, config=TrainConfig(steps=steps), progress=False, label=system.name)
     q, qdot = system.sample_states(jax.random.fold_in(k_data, 1), 2000)
@@ -59,6 +60,7 @@ def train(system, key, *, steps: int, n_train: int, width: int):
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000, help="training steps per model")
     parser.add_argument("--n-train", type=int, default=20_000, help="random training states per model")
@@ -79,8 +81,8 @@ def main() -> None:
                                             width=args.width)
         row = {"case": label, "system": name, "parameters": params, "expected": expected,
                "accel_relative_error": accel_error, "train_seconds": seconds}
-        for which, L in (("closed_form", system.lagrangian), ("model", model)):
-            found, checked = sym.analyse(L, system, k_analyse, t_end=t_end)
+        for which, L in (("closed_form", system), ("model", model)):
+            found, checked = sym.find_symmetries(L, system, k_analyse, t_end=t_end)
             row[which] = sym.report(found, checked)
             if which == "model" and name == "two_body" and not params:
                 plot.charges(args.figure, "LNN trained on two bodies on a spring: discovered charges along "

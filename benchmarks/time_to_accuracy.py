@@ -27,8 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 import lnn
-from lnn import data, metrics, train
-from lnn.experiment import ExperimentConfig, build_model
+from lnn import data, metrics, training
+from lnn.experiment import ExperimentConfig
+from lnn.training import build_model
 
 TARGETS = {"lnn": 0.0043, "baseline": 0.074}
 
@@ -38,11 +39,11 @@ def attempt(name: str, budget: float, seed: int, truth, config: ExperimentConfig
     k_data, k_model, k_fit, k_eval = jax.random.split(jax.random.key(seed), 4)
     t0 = time.perf_counter()
     dataset = data.random_states(system, k_data, config.n_train)
-    model = build_model(name, system, dataset, k_model, width=config.width, depth=config.depth,
+    model = build_model(name, dataset, k_model, angles=system.angles, true_system=system, width=config.width, depth=config.depth,
                         init=config.init, dtype=config.dtype)
-    cfg = train.TrainConfig(steps=None, time_budget=budget, batch_size=config.batch_size,
+    cfg = training.TrainConfig(steps=None, time_budget=budget, batch_size=config.batch_size,
                             learning_rate=config.learning_rate, final_lr=config.final_lr)
-    model, history = train.fit(model, dataset, key=k_fit, config=cfg, progress=progress, label=f"{name} {budget:g}s")
+    model, history = training.fit(model, dataset, key=k_fit, config=cfg, progress=progress, label=f"{name} {budget:g}s")
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol, truth=truth)
@@ -52,6 +53,7 @@ def attempt(name: str, budget: float, seed: int, truth, config: ExperimentConfig
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--start", type=float, default=30.0, help="first training budget (s); doubled until met")
     p.add_argument("--max-budget", type=float, default=480.0)

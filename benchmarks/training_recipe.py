@@ -21,8 +21,9 @@ from rich.table import Table
 
 import lnn
 from lnn import data, metrics
-from lnn.experiment import build_model, machine_description
-from lnn.train import TrainConfig, fit
+from lnn.experiment import machine_description
+from lnn.training import build_model
+from lnn.training import TrainConfig, fit
 
 # name -> (model overrides, training overrides)
 VARIANTS = {
@@ -38,6 +39,7 @@ VARIANTS = {
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=12_000)
     p.add_argument("--seed", type=int, default=0)
@@ -52,7 +54,7 @@ def main() -> None:
     results = {}
     for name in args.only.split(","):
         model_kw, train_kw = VARIANTS[name]
-        model = build_model("lnn", system, train_set, k_model, **model_kw)
+        model = build_model("lnn", train_set, k_model, angles=system.angles, true_system=system, **model_kw)
         t0 = time.perf_counter()
         try:
             trained, history = fit(model, train_set, key=k_fit, progress=False,

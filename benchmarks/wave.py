@@ -30,9 +30,9 @@ from rich.table import Table
 import lnn
 from lnn import data, metrics, plot
 from lnn.experiment import machine_description
-from lnn.models import density
-from lnn.systems.wave import fundamental_period
-from lnn.train import TrainConfig, fit
+from lnn.models import build_field_model
+from lnn.systems import fundamental_period
+from lnn.training import TrainConfig, fit
 
 LABELS = {"density": "Lagrangian density", "local": "local black box"}
 POINTS_PER_BATCH = 2048
@@ -58,6 +58,7 @@ def judge(model, system, truth, protocol, held_out, key) -> tuple[dict, metrics.
 
 
 def main() -> None:
+    jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", default="64,256", help="comma-separated grid sizes")
     p.add_argument("--steps", type=int, default=1500, help="training steps per model")
@@ -86,11 +87,11 @@ def main() -> None:
         h = system.parameters["length"] / n
         c = math.sqrt(system.parameters["tension"] / system.parameters["density"])
         protocol = metrics.Protocol(n_initial=args.initial, t_end=args.periods * period, fps=20 / period,
-                                    dt=0.5 * h / c)
+                                    solver=lnn.RK4(0.5 * h / c))
         truth = metrics.true_rollouts(system, key=k_eval, protocol=protocol)
         models, rows, evals = {}, {}, {}
         for kind in ("density", "local"):
-            model = density.build(kind, train_set.q, train_set.qdot, train_set.qddot, key=k_model,
+            model = build_field_model(kind, train_set.q, train_set.qdot, train_set.qddot, key=k_model,
                                   width=args.width, depth=args.depth)
             t0 = time.perf_counter()
             models[kind], history = fit(model, train_set, key=k_fit, config=config, progress=not args.json,

@@ -1,31 +1,72 @@
-"""Shared configuration for the lnn test suite.
+"""Shared configuration and fixtures of the lnn test suite.
 
-Importing lnn switches on float64; every physics tolerance in these tests (1e-9
-relative and tighter) relies on that, so it is checked once here.
-
-Hypothesis: JIT compilation makes the first example of a property test slow, so
-there is no deadline. The default profile is derandomised (same examples every
-run, for CI); ``HYPOTHESIS_PROFILE=thorough`` runs many more, randomised.
+* float64 is switched on here, before any array exists: every physics tolerance
+  in these tests (1e-9 relative and tighter) relies on it, and ``import lnn``
+  deliberately leaves JAX's configuration alone.
+* Runtime shape and type checks: lnn is imported under jaxtyping's import hook
+  with beartype, so every annotated function checks its arguments' shapes
+  (``Float[Array, "B n"]``) while the suite runs.
+* Hypothesis: JIT compilation makes the first example of a property test slow, so
+  there is no deadline. The default profile is derandomised (same examples every
+  run, for CI); ``HYPOTHESIS_PROFILE=thorough`` runs many more, randomised.
+* Tiny models and datasets shared by many tests are fixtures here.
 """
 
 import os
 
 import jax
-import pytest
-from hypothesis import settings
 
-import lnn  # noqa: F401  (enables float64)
+jax.config.update("jax_enable_x64", True)
+
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+from jaxtyping import install_import_hook  # noqa: E402
+
+if os.environ.get("LNN_TYPECHECK", "1") == "1":
+    with install_import_hook("lnn", "beartype.beartype"):
+        import lnn  # noqa: E402
+else:  # LNN_TYPECHECK=0: without the runtime checks (faster, for profiling the suite)
+    import lnn  # noqa: E402
 
 settings.register_profile("lnn", deadline=None, max_examples=25, derandomize=True)
 settings.register_profile("thorough", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lnn"))
 
 
-def pytest_configure(config):
-    assert jax.config.read("jax_enable_x64"), "importing lnn must enable float64"
-
-
 @pytest.fixture
 def key():
     """A PRNG key; tests that need several split it or fold in."""
     return jax.random.key(20240611)
+
+
+@pytest.fixture(scope="session")
+def pendulum():
+    return lnn.systems.get("pendulum")
+
+
+@pytest.fixture(scope="session")
+def double_pendulum():
+    return lnn.systems.get("double_pendulum")
+
+
+@pytest.fixture(scope="session")
+def pendulum_states(pendulum):
+    """2,000 independent pendulum states with exact accelerations (a Dataset)."""
+    return lnn.random_states(pendulum, jax.random.key(3), 2000)
+
+
+@pytest.fixture(scope="session")
+def tiny_lnn():
+    """A 16 × 2 LagrangianNN of the double pendulum's two angles, float64."""
+    return lnn.LagrangianNN(2, key=jax.random.key(1), width=16, depth=2, angles=(True, True), qdot_scale=5.0,
+                            dtype="float64")
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """One small float64 model of each kind for the double pendulum, by role name."""
+    system = lnn.systems.get("double_pendulum")
+    data = lnn.random_states(system, jax.random.key(4), 256)
+    return {name: lnn.build_model(name, data, jax.random.key(i), angles=system.angles, width=16, depth=2,
+                                  dtype="float64", true_system=system)
+            for i, name in enumerate(lnn.training.MODEL_NAMES)}

@@ -3,6 +3,8 @@
 import jax
 import numpy as np
 
+import lnn
+
 
 def full_hessian_accelerations(L, q, qdot):
     """(q̈, M) from the full 2n × 2n Hessian of L over (q, q̇) — independent of lnn.mechanics.
@@ -11,6 +13,7 @@ def full_hessian_accelerations(L, q, qdot):
     H_vv q̈ + H_vq q̇ = ∇_q L give q̈ = H_vv⁻¹ (∇_q L − H_vq q̇).
     """
     n = q.shape[-1]
+    L = lnn.mechanics.as_lagrangian(L)
 
     def L_of_z(z):
         return L(z[:n], z[n:])
@@ -49,8 +52,6 @@ def jitted(fn, L):
     return jax.jit(lambda q, qdot: fn(L, q, qdot))
 
 
-
-
 def sample_states(system, key, n, max_energy=None):
     """``system.sample_states`` (kept as one name the tests share)."""
     return system.sample_states(key, n, max_energy=max_energy)
@@ -59,3 +60,12 @@ def sample_states(system, key, n, max_energy=None):
 def rand(seed, shape, low=-1.0, high=1.0):
     """Test inputs from NumPy's RNG: jax.random would compile a kernel per shape."""
     return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+def general_path(model):
+    """The Euler–Lagrange accelerations of ``model.lagrangian`` by lnn's general path (autodiff, LU):
+    what a model's own fast path must reproduce. ``f(q, qdot[, force])`` for one state."""
+    def f(q, qdot, force=None):
+        return lnn.mechanics.lagrangian_acceleration(model.lagrangian, q, qdot, force=force, linear_solver=lnn.mechanics.LU())
+
+    return f

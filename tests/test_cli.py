@@ -1,22 +1,26 @@
 """The command line: every command's help, one-line errors, and a tiny end-to-end run."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lnn.cli import app
+from lnn.cli import app, main
 
 runner = CliRunner()
 
 
-def run_cli(*args, cwd=None):
-    """Run `lnn ...` in a subprocess, as a user would (exercises main()'s error handling)."""
-    return subprocess.run([sys.executable, "-c", "from lnn.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+def run_main(args, capsys, monkeypatch):
+    """``lnn ARGS`` through :func:`lnn.cli.main` in this process (its one-line error handling included);
+    returns (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["lnn", *args])
+    monkeypatch.setenv("COLUMNS", "200")  # one error line is one terminal line
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
 
 
 @pytest.mark.parametrize("command", ["systems", "generate", "train", "evaluate", "compare", "demo", "symmetries"])
@@ -34,7 +38,7 @@ def test_systems_lists_the_built_in_systems():
         assert name in result.output
 
 
-def test_user_errors_are_one_line_without_traceback(tmp_path):
+def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatch):
     for args, phrase in [
         (["generate", "no_such_system", "--out", str(tmp_path)], "unknown system"),
         (["evaluate", str(tmp_path / "missing")], "no model file"),
@@ -42,16 +46,28 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         (["train", "--system", "pendulum", "--n-train", "100", "--steps", "5", "--devices", "4",
           "--out", str(tmp_path / "run")], "xla_force_host_platform_device_count=4"),
         (["compare", "spring", "--models", "lnn,hmm", "--out", str(tmp_path)], "unknown model"),
+        (["train", "--system", "pendulum", "--n-train", "100", "--model", "baseline", "--linear-solver", "cg",
+          "--out", str(tmp_path / "run")], "--linear-solver applies to --model lnn"),
+        (["train", "--system", "pendulum", "--n-train", "100", "--linear-solver", "qr", "--out", str(tmp_path)],
+         "unknown --linear-solver"),
     ]:
-        proc = run_cli(*args)
-        assert proc.returncode == 2, proc.stderr
-        assert phrase in proc.stderr
-        assert "Traceback" not in proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1
+        status, _, err = run_main(args, capsys, monkeypatch)
+        assert status == 2, err
+        assert phrase in err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1, err
     foreign = tmp_path / "foreign.eqx"
     foreign.write_bytes(b"\x89PNG not a model")
-    proc = run_cli("evaluate", str(foreign))
-    assert proc.returncode == 2 and "not an lnn model file" in proc.stderr
+    status, _, err = run_main(["evaluate", str(foreign)], capsys, monkeypatch)
+    assert status == 2 and "not an lnn model file" in err
+
+
+def test_train_flags_for_matching_are_refused_with_derivatives(tmp_path, capsys, monkeypatch):
+    csv = tmp_path / "m.csv"
+    csv.write_text("t,x\n" + "".join(f"{0.1 * i},{np.sin(0.1 * i)}\n" for i in range(50)))
+    status, _, err = run_main(["train", "--data", str(csv), "--time", "t", "--coords", "x", "--method",
+                               "derivatives", "--window", "7", "--out", str(tmp_path / "r")], capsys, monkeypatch)
+    assert status == 2 and "--window apply to --method matching" in err
 
 
 def test_generate_train_evaluate_round_trip(tmp_path):

@@ -122,7 +122,7 @@ def test_double_pendulum_trajectory_follows_true_rollout():
     ds = data.trajectories(system, jax.random.key(3), 2, duration=1.0, fps=10.0)
     q = ds.q.reshape(2, 11, 2)
     qdot = ds.qdot.reshape(2, 11, 2)
-    ref_q, ref_v = lnn.rollout(system.lagrangian, q[:, 0], qdot[:, 0], ds.t[:11], method="rk4", dt=1e-3)
+    ref_q, ref_v = lnn.rollout(system.lagrangian, q[:, 0], qdot[:, 0], ds.t[:11], solver=lnn.RK4(1e-3))
     assert_close(q, ref_q, rtol=1e-9, scale=np.pi)
     assert_close(qdot, ref_v, rtol=1e-9, scale=10.0)
     assert_close(ds.qddot, system.closed_form_accelerations(ds.q, ds.qdot), rtol=1e-9)

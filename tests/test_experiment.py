@@ -25,6 +25,7 @@ def test_experiment_writes_a_complete_run_folder_and_refuses_other_settings(tmp_
                  "figures/energy.png", "figures/trajectories.png", "figures/loss.png"):
         assert (tmp_path / name).is_file(), name
     assert "| lnn |" in (tmp_path / "report.md").read_text()
+    assert json.loads((tmp_path / "config.json").read_text())["protocol"]["solver"] == "RK4(dt=0.005)"
 
     # The same settings again reuse the finished run; other settings are refused.
     again = run(cfg, tmp_path, progress=False, log=lambda msg: None)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import lnn
 from lnn.errors import ShapeError, SingularMassMatrixError
-from lnn.systems import double_pendulum
+from lnn.systems import _double_pendulum as double_pendulum
 
 SYSTEM_NAMES = lnn.systems.names()
 
@@ -67,6 +67,7 @@ def test_accelerations_match_closed_form_equations_of_motion(name, states):
     # A system with friction has it in its equations of motion, so pass its D.
     dissipation = system.dissipation if system.dissipation_fn is not None else None
     got = jax.jit(lambda a, b: lnn.accelerations(system.lagrangian, a, b, dissipation=dissipation))(q, qdot)
+    assert_close(jax.jit(system.accelerations)(q, qdot), got, rtol=1e-12)
     want = system.closed_form_accelerations(q, qdot)
     assert got.dtype == jnp.float64
     assert got.shape == q.shape
@@ -92,8 +93,8 @@ _SPEED = st.floats(-10.0, 10.0)
 
 @jax.jit
 def _double_pendulum_both(q, qdot, params):
-    L = lambda a, b: double_pendulum._lagrangian(a, b, params)  # noqa: E731
-    return lnn.accelerations(L, q, qdot), double_pendulum._closed_form(q, qdot, params)
+    L = lambda a, b: double_pendulum._lagrangian(a, b, **params)  # noqa: E731
+    return lnn.accelerations(L, q, qdot), double_pendulum._closed_form(q, qdot, **params)
 
 
 @given(
@@ -144,6 +145,7 @@ def test_accelerations_match_full_hessian_for_random_network(angles, init, kinet
     n = len(angles)
     q, qdot = rand(11, (32, n), -3, 3), rand(12, (32, n), -3, 3)
     got = jitted(lnn.accelerations, model)(q, qdot)
+    general = jitted(lnn.accelerations, model.lagrangian)(q, qdot)  # the general path, not the analytic one
     want, M = jax.jit(jax.vmap(lambda a, b: full_hessian_accelerations(model, a, b)))(q, qdot)
     # Random networks can have a poorly conditioned mass matrix; the two solves
     # see the same matrix, so allow for its conditioning.
@@ -151,6 +153,7 @@ def test_accelerations_match_full_hessian_for_random_network(angles, init, kinet
     assert np.all(np.isfinite(cond))
     for i in range(q.shape[0]):
         assert_close(got[i], want[i], rtol=1e-11 * max(1.0, float(cond[i])))
+        assert_close(general[i], want[i], rtol=1e-11 * max(1.0, float(cond[i])))
 
 
 def test_accelerations_match_full_hessian_for_nonseparable_lagrangian():
@@ -384,8 +387,9 @@ def test_shape_error_is_a_value_error_and_lnn_error():
 
 def test_cg_accelerations_match_dense_for_nonseparable_lagrangian():
     q, qdot = rand(20, (30, 2), -2, 2), rand(21, (30, 2), -3, 3)
-    dense = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, solver="dense"))(q, qdot)
-    cg = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, solver="cg"))(q, qdot)
+    dense = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, linear_solver=lnn.mechanics.LU()))(q, qdot)
+    solver = lnn.mechanics.CG()
+    cg = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, linear_solver=solver))(q, qdot)
     assert_close(cg, dense, rtol=1e-8)
 
 
@@ -400,34 +404,48 @@ def test_cg_accelerations_match_closed_form_for_a_long_chain(key):
 def test_cg_reports_singular_mass_matrix_as_nan():
     # L = ½ v0² − ½ q1²: no kinetic term for q1, M = diag(1, 0).
     L = lambda q, v: 0.5 * v[0] ** 2 - 0.5 * q[1] ** 2  # noqa: E731
-    got = lnn.accelerations(L, jnp.array([0.3, 0.2]), jnp.array([0.1, 0.0]), solver="cg")
+    got = lnn.accelerations(L, jnp.array([0.3, 0.2]), jnp.array([0.1, 0.0]),
+                            linear_solver=lnn.mechanics.CG())
     assert np.all(np.isnan(got))
 
 
 def test_cg_that_cannot_converge_in_maxiter_is_nan_not_wrong():
     system = lnn.systems.get("double_pendulum")
     q, qdot = jnp.array([0.5, -1.0]), jnp.array([0.3, 0.7])
-    assert np.all(np.isnan(lnn.accelerations(system.lagrangian, q, qdot, solver="cg", maxiter=1)))
-    assert np.all(np.isfinite(lnn.accelerations(system.lagrangian, q, qdot, solver="cg")))
+    one_step = lnn.mechanics.CG(max_steps=1)
+    assert np.all(np.isnan(lnn.accelerations(system.lagrangian, q, qdot, linear_solver=one_step)))
+    solver = lnn.mechanics.CG()
+    assert np.all(np.isfinite(lnn.accelerations(system.lagrangian, q, qdot, linear_solver=solver)))
 
 
 def test_lnn_training_gradients_through_cg_match_dense():
-    from lnn.train import acceleration_loss
+    from lnn.training import acceleration_loss
 
     system = lnn.systems.get("spring_chain", n=6, beta=0.5)
     q, qdot = sample_states(system, jax.random.key(3), 16)
     qddot = system.closed_form_accelerations(q, qdot)
     grads = {}
     for solver in ("dense", "cg"):
-        model = lnn.LagrangianNN(6, key=jax.random.key(4), width=16, depth=2, solver=solver)
+        linear_solver = lnn.mechanics.LU() if solver == "dense" else lnn.mechanics.CG()
+        model = lnn.LagrangianNN(6, key=jax.random.key(4), width=16, depth=2, linear_solver=linear_solver)
         grads[solver] = jax.tree.leaves(eqx.filter_jit(eqx.filter_grad(acceleration_loss))(
             model, q, qdot, qddot, jnp.ones(6)))
     for a, b in zip(grads["cg"], grads["dense"]):
         assert_close(a, b, rtol=1e-7, scale=float(jnp.max(jnp.abs(b))))
 
 
-def test_unknown_solver_is_refused():
-    with pytest.raises(ValueError, match="solver"):
-        lnn.accelerations(lambda q, v: 0.5 * v @ v, jnp.ones(2), jnp.ones(2), solver="lu")
-    with pytest.raises(ValueError, match="solver"):
-        lnn.LagrangianNN(2, key=jax.random.key(0), solver="lu")
+def test_dissipation_and_solver_apply_to_a_lagrangian_function_not_a_model():
+    from lnn.errors import ConfigurationError
+
+    model = lnn.LagrangianNN(2, key=jax.random.key(0), width=8, depth=1)
+    with pytest.raises(ConfigurationError, match="lnn.Dissipative"):
+        lnn.accelerations(model, jnp.ones(2), jnp.ones(2), dissipation=lambda q, v: 0.5 * v @ v)
+
+
+def test_a_black_box_has_no_lagrangian():
+    from lnn.errors import ModelTypeError
+
+    box = lnn.BlackBox(2, key=jax.random.key(0), width=8, depth=1)
+    assert lnn.accelerations(box, jnp.ones(2), jnp.ones(2)).shape == (2,)
+    with pytest.raises(ModelTypeError, match="no Lagrangian"):
+        lnn.energy(box, jnp.ones(2), jnp.ones(2))

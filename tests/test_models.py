@@ -11,13 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, full_hessian_accelerations, jitted, rand
+from helpers import assert_close, full_hessian_accelerations, general_path, jitted, rand
 
 import lnn
-from lnn import data, mechanics, metrics, train
-from lnn.models import from_config
-from lnn.models.mlp import MLP
-from lnn.train import acceleration_loss
+from lnn import data, metrics, training
+from lnn.models import MLP, from_config
+from lnn.training import acceleration_loss
 
 
 def _batch(model, f, q, qdot):
@@ -64,8 +63,9 @@ def test_mlp_batch_curvature_and_its_hand_written_gradient_match_autodiff(k, siz
 
 @pytest.mark.parametrize("solver", ["dense", "cg"])
 def test_lnn_batched_accelerations_equal_per_state_ones_with_and_without_forces(solver):
+    linear_solver = None if solver == "dense" else lnn.mechanics.CG()
     model = lnn.LagrangianNN(3, key=jax.random.key(13), width=20, depth=2, angles=(True, False, True),
-                             solver=solver)
+                             linear_solver=linear_solver)
     q, qdot, tau = rand(14, (9, 3), -3, 3), rand(15, (9, 3), -2, 2), rand(16, (9, 3), -1, 1)
     batched = eqx.filter_jit(lambda m, *a: m.accelerations(*a))
     per_state = eqx.filter_jit(lambda m, *a: jax.vmap(m.acceleration)(*a))
@@ -83,7 +83,7 @@ def test_lnn_training_gradients_under_a_force_match_the_general_path():
 
     fast = eqx.filter_jit(eqx.filter_grad(loss(lambda m: m.accelerations(q, qdot, tau))))(model)
     general = eqx.filter_jit(eqx.filter_grad(
-        loss(lambda m: jax.vmap(mechanics.dynamics(m, solver="dense"))(q, qdot, tau))))(model)
+        loss(lambda m: jax.vmap(general_path(m))(q, qdot, tau))))(model)
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(general)):
         assert_close(a, b, rtol=1e-9, scale=float(jnp.max(jnp.abs(b))) + 1e-300)
 
@@ -95,7 +95,7 @@ def test_lnn_analytic_accelerations_match_general_path(encoding, kinetic_prior, 
                              angle_encoding=encoding, kinetic_prior=kinetic_prior, q_scale=2.0, qdot_scale=3.0)
     q, qdot = rand(2, (40, 3), -3, 3), rand(3, (40, 3), -4, 4)
     fast = _batch(model, lambda m: m.acceleration, q, qdot)
-    general = _batch(model, mechanics.dynamics, q, qdot)
+    general = _batch(model, general_path, q, qdot)
     independent, M = jax.jit(jax.vmap(lambda a, b: full_hessian_accelerations(model, a, b)))(q, qdot)
     cond = np.linalg.cond(np.asarray(M))
     for i in range(q.shape[0]):
@@ -110,15 +110,9 @@ def test_lnn_training_gradients_match_general_path():
     qddot = system.closed_form_accelerations(q, qdot)
     scale = jnp.ones(2)
 
-    class General(eqx.Module):
-        inner: lnn.LagrangianNN
-
-        def acceleration(self, a, b):
-            return mechanics.dynamics(self.inner)(a, b)
-
     grad = eqx.filter_jit(lambda m: eqx.filter_grad(acceleration_loss)(m, q, qdot, qddot, scale, "l2"))  # noqa: E731
     fast = jax.tree.leaves(grad(model))
-    slow = jax.tree.leaves(grad(General(model)).inner)
+    slow = jax.tree.leaves(grad(lnn.EulerLagrange(model.lagrangian, 2)))  # the general path, same parameters
     for a, b in zip(fast, slow):
         assert_close(a, b, rtol=1e-9, scale=float(jnp.max(jnp.abs(b))))
 
@@ -140,7 +134,7 @@ def test_structured_accelerations_match_general_path(encoding):
                                      angle_encoding=encoding, q_scale=2.0, qdot_scale=3.0)
     q, qdot = rand(10, (40, 3), -3, 3), rand(11, (40, 3), -4, 4)
     fast = _batch(model, lambda m: m.acceleration, q, qdot)
-    general = _batch(model, mechanics.dynamics, q, qdot)
+    general = _batch(model, general_path, q, qdot)
     assert_close(fast, general, rtol=1e-10, scale=float(jnp.max(jnp.abs(general))))
 
 
@@ -150,7 +144,7 @@ def test_structured_lagrangian_is_quadratic_in_velocity_with_its_mass_matrix():
     q, qdot = rand(13, (20, 2), -3, 3), rand(14, (20, 2), -4, 4)
     M, V = _batch(model, lambda m: lambda a, b: m.mass_and_potential(a), q, qdot)
     assert_close(jitted(lnn.mass_matrix, model)(q, qdot), M / s**2, rtol=1e-12)
-    L = _batch(model, lambda m: m, q, qdot)
+    L = _batch(model, lambda m: m.lagrangian, q, qdot)
     assert_close(L, 0.5 * jnp.einsum("bi,bij,bj->b", qdot, M, qdot) / s**2 - V, rtol=1e-12)
 
 
@@ -171,8 +165,8 @@ def test_structured_model_learns_the_pendulum():
     dataset = data.random_states(system, jax.random.key(0), 2000)
     model = lnn.StructuredLagrangian(1, key=jax.random.key(1), width=32, angles=(True,), qdot_scale=3.0)
     before = metrics.acceleration_error(model, dataset.q, dataset.qdot, dataset.qddot)["accel_relative_error"]
-    model, _ = train.fit(model, dataset, key=jax.random.key(2), progress=False,
-                         config=train.TrainConfig(steps=1500, batch_size=128, warmup_steps=100))
+    model, _ = training.fit(model, dataset, key=jax.random.key(2), progress=False,
+                            config=training.TrainConfig(steps=1500, batch_size=128, warmup_steps=100))
     after = metrics.acceleration_error(model, dataset.q, dataset.qdot, dataset.qddot)["accel_relative_error"]
     assert after < 0.05 < before
 

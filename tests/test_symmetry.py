@@ -158,7 +158,7 @@ def test_charge_changes_at_the_rate_of_the_defect_along_a_motion():
     total_x = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0])  # noqa: E731
     q0, v0 = _states(system, 2, seed=4)
     ts = np.linspace(0, 1, 11)
-    q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, dt=0.01)  # RK4 keeps linear invariants exactly
+    q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, solver=lnn.RK4(0.01))  # RK4 keeps linear invariants exactly
     Q = sym.noether_charge(system.lagrangian, total_x, q, qdot)
     assert_close(Q - Q[:, :1], 0.5 * 3.0 * ts[None].repeat(2, 0), rtol=1e-8, scale=1.0)
     assert_close(sym.invariance_defect(system.lagrangian, total_x, q, qdot), np.full((2, 11), 1.5), rtol=1e-12)
@@ -184,7 +184,7 @@ def test_discovered_charges_are_conserved_along_true_rollouts_and_broken_ones_ar
     system, found = _discover(name)
     q0, v0 = _states(system, 4, seed=7)
     ts = np.linspace(0, 3, 31)
-    q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, dt=0.005)
+    q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, solver=lnn.RK4(0.005))
     qs, vs = _states(system)
     for s in found.symmetries:
         scale = float(jnp.sqrt(jnp.mean(lnn.noether_charge(system.lagrangian, s.xi, qs, vs) ** 2)))
@@ -261,7 +261,7 @@ def test_cli_symmetries_refuses_a_model_without_a_lagrangian(tmp_path):
     from lnn import io
     from lnn.cli import app
 
-    baseline = lnn.Baseline(1, key=jax.random.key(0), width=8, angles=(True,))
+    baseline = lnn.BlackBox(1, key=jax.random.key(0), width=8, angles=(True,))
     io.save_model(tmp_path / "model.eqx", baseline, system="pendulum")
     result = CliRunner().invoke(app, ["symmetries", str(tmp_path)])
     assert result.exit_code != 0 and "no Lagrangian" in str(result.exception)

@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lnn.errors import ConfigurationError
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Lagrangian Neural Networks: learn L(q, q̇) from trajectories.")
 console = Console()
@@ -74,99 +76,154 @@ def generate(
     elif kind == "trajectories":
         ds = data.trajectories(s, key, n, duration=duration, fps=fps, noise=noise)
     else:
-        raise ValueError(f"unknown kind {kind!r}; choose 'states' or 'trajectories'.")
+        raise ConfigurationError(f"unknown kind {kind!r}; choose 'states' or 'trajectories'.")
     path = data.save(ds, out / "dataset.npz")
     console.print(f"wrote {len(ds):,} states of {s.name} to {path}")
+
+
+DATA = "Data"
+RECORDING = "Recorded columns (--data FILE.csv/.npz)"
+MODEL = "Model"
+TRAINING = "Training"
+EXPERT = "Learning from recordings (expert)"
 
 
 @app.command()
 def train(
     system: Optional[str] = typer.Option(None, help="system the data comes from (default: the dataset's, "
-                                         "else double_pendulum)"),
+                                         "else double_pendulum)", rich_help_panel=DATA),
     data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate`, measured "
                                              "positions (.csv/.npz with --time and --coords), or a Schmidt & "
-                                             "Lipson .txt file (default: generate --n-train random states)"),
-    time_col: Optional[str] = OBS_TIME,
-    coords: Optional[str] = OBS_COORDS,
-    velocities: Optional[str] = OBS_VELOCITIES,
-    angles: Optional[str] = OBS_ANGLES,
-    trajectory: Optional[str] = OBS_TRAJECTORY,
-    method: str = typer.Option("matching", help="how to learn from measured positions: 'matching' (trajectory "
-                               "matching over short windows) or 'derivatives' (smoothed q̇, q̈, then the "
-                               "acceleration loss)"),
-    initial: Optional[str] = typer.Option(None, help="matching: each window's initial state, 'estimated' "
-                                          "(smoothed; the default) or 'free' (optimised with the model)"),
-    window: Optional[int] = typer.Option(None, help="matching: samples per window (default 11)"),
-    every: Optional[int] = typer.Option(None, help="matching: keep every k-th sample inside a window (default 3)"),
-    longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
-                                                 "windows of these sample counts in turn, e.g. 61 (needs "
-                                                 "--lbfgs-steps)"),
-    warm_start: Optional[int] = typer.Option(None, help="matching: a fit of this many steps to the derivative "
-                                             "estimate to match from (e.g. 5000; see the README)"),
-    warm_start_if: Optional[str] = typer.Option(None, help="'always' (the default) or 'stalled': start from the "
-                                                "random network, and from the warm start only if Adam stalls"),
+                                             "Lipson .txt file (default: generate --n-train random states)",
+                                             rich_help_panel=DATA),
+    n_train: int = typer.Option(100_000, help="random states to generate when --data is not given",
+                                rich_help_panel=DATA),
+    time_col: Optional[str] = typer.Option(None, "--time", help="the time column", rich_help_panel=RECORDING),
+    coords: Optional[str] = typer.Option(None, "--coords", help="coordinate columns, e.g. x1,x2",
+                                         rich_help_panel=RECORDING),
+    velocities: Optional[str] = typer.Option(None, "--velocities", help="velocity columns, one per coordinate",
+                                             rich_help_panel=RECORDING),
+    angles: Optional[str] = typer.Option(None, "--angles", help="which coordinate columns are angles",
+                                         rich_help_panel=RECORDING),
+    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="column of trajectory (run) ids",
+                                             rich_help_panel=RECORDING),
     model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
                               "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
-                              "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)"),
-    n_train: int = typer.Option(100_000, help="random states to generate when --data is not given"),
+                              "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)", rich_help_panel=MODEL),
+    width: int = typer.Option(64, rich_help_panel=MODEL),
+    depth: int = typer.Option(2, rich_help_panel=MODEL),
+    init: str = typer.Option("standard", help="'standard' or 'paper'", rich_help_panel=MODEL),
+    dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'",
+                              rich_help_panel=MODEL),
+    linear_solver: str = typer.Option("auto", help="lnn model's solve for q̈: 'lu', 'cholesky', 'cg' "
+                                      "(matrix-free, many coordinates) or 'auto'", rich_help_panel=MODEL),
     steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
-                                        "the schedule to --budget)"),
+                                        "the schedule to --budget)", rich_help_panel=TRAINING),
     budget: Optional[float] = typer.Option(None, help="wall-clock seconds of training (default 150 without "
-                                           "--steps, no limit with it; 0: no limit)"),
-    width: int = typer.Option(64),
-    depth: int = typer.Option(2),
-    init: str = typer.Option("standard", help="'standard' or 'paper'"),
-    dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'"),
-    batch_size: int = typer.Option(256),
-    lr: float = typer.Option(3e-3, help="peak learning rate"),
+                                           "--steps, no limit with it; 0: no limit)", rich_help_panel=TRAINING),
+    batch_size: int = typer.Option(256, rich_help_panel=TRAINING),
+    lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
     weight_decay: float = typer.Option(0.0, help="decoupled decay of the networks' weight matrices (a smoothness "
-                                       "prior; 1 with --initial free for noisy positions, see the README)"),
-    lbfgs_steps: int = typer.Option(0, help="end with this many full-batch L-BFGS iterations (small problems)"),
-    solver: str = typer.Option("auto", help="lnn model's q̈ solve: 'dense', 'cg' (matrix-free, many "
-                               "coordinates) or 'auto'"),
+                                       "prior)", rich_help_panel=TRAINING),
+    lbfgs_steps: int = typer.Option(0, help="end with this many full-batch L-BFGS iterations (small problems)",
+                                    rich_help_panel=TRAINING),
     devices: int = typer.Option(1, help="data-parallel training over this many devices (batch split, "
-                                "parameters replicated); on a CPU see XLA_FLAGS in the README"),
+                                "parameters replicated); on a CPU see XLA_FLAGS in the docs",
+                                rich_help_panel=TRAINING),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
+    method: str = typer.Option("matching", help="'matching' (trajectory matching over short windows) or "
+                               "'derivatives' (smoothed q̇, q̈, then the acceleration loss)", rich_help_panel=EXPERT),
+    initial: Optional[str] = typer.Option(None, help="matching: each window's initial state, 'estimated' "
+                                          "(smoothed; the default) or 'free' (optimised with the model)",
+                                          rich_help_panel=EXPERT),
+    window: Optional[int] = typer.Option(None, help="matching: samples per window (default 11)",
+                                         rich_help_panel=EXPERT),
+    every: Optional[int] = typer.Option(None, help="matching: keep every k-th sample inside a window (default 3)",
+                                        rich_help_panel=EXPERT),
+    longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
+                                                 "windows of these sample counts in turn, e.g. 61 (needs "
+                                                 "--lbfgs-steps)", rich_help_panel=EXPERT),
+    warm_start: Optional[int] = typer.Option(None, help="matching: a fit of this many steps to the derivative "
+                                             "estimate to match from (e.g. 5000)", rich_help_panel=EXPERT),
+    warm_start_if: Optional[str] = typer.Option(None, help="'always' (the default) or 'stalled': start from the "
+                                                "random network, and from the warm start only if Adam stalls",
+                                                rich_help_panel=EXPERT),
 ) -> None:
     """Train one model; the run folder gets model.eqx, metrics.csv, checkpoints/ and a loss figure."""
     import jax
 
     from lnn import data, io, plot
     from lnn import systems as registry
-    from lnn.experiment import build_model
-    from lnn.train import TrainConfig, fit
+    from lnn.training import TrainConfig, build_model, fit
 
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
+    if budget is None:
+        budget = 0.0 if steps is not None else 150.0
+    cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
+                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
     if spec is not None:
-        matching = {"method": method, "initial": initial, "window": window, "every": every,
-                    "longer_windows": _numbers(longer_windows, "--longer-windows", int,
-                                                                 "whole numbers, e.g. 61,121"),
-                    "warm_start": warm_start, "warm_start_if": warm_start_if}
-        _train_observed(data_file, spec, model=model, steps=steps, budget=budget, width=width, depth=depth,
-                        init=init, dtype=dtype, batch_size=batch_size, lr=lr, seed=seed, out=out, devices=devices,
-                        weight_decay=weight_decay, lbfgs_steps=lbfgs_steps,
-                        learning={k: v for k, v in matching.items() if v is not None})
+        learning = _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if)
+        _train_observed(data_file, spec, model=model, train_config=cfg, width=width, depth=depth, init=init,
+                        dtype=dtype, seed=seed, out=out, method=learning, linear_solver=linear_solver)
         return
     ds = data.load(data_file) if data_file else None
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
     if ds is None:
         ds = data.random_states(s, k_data, n_train)
-    options = {"solver": solver} if model == "lnn" else {}
-    m = build_model(model, s, ds, k_model, width=width, depth=depth, init=init, dtype=dtype, **options)
-    if budget is None:
-        budget = 0.0 if steps is not None else 150.0
-    cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
+    m = build_model(model, ds, k_model, angles=s.angles, width=width, depth=depth, init=init, dtype=dtype,
+                    true_system=s, **_model_options(model, linear_solver))
     io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
                                         "data": str(data_file) if data_file else f"random_states:{n_train}",
-                                        "train": cfg.__dict__, "model_config": m.config()})
+                                        "train": cfg.to_json(), "model_config": m.config()})
     trained, history = fit(m, ds, key=k_fit, config=cfg, out=out, label=model)
     io.save_model(out / "model.eqx", trained, system=s.name, seed=seed)
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
                   f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+
+
+def _model_options(model: str, linear_solver: str) -> dict:
+    """Constructor options from the model flags: an LNN's linear solver (``auto``: lnn's default policy)."""
+    from lnn.mechanics import CG, LU, Cholesky
+
+    solvers = {"auto": None, "lu": LU(), "cholesky": Cholesky(), "cg": CG()}
+    if linear_solver not in solvers:
+        raise ConfigurationError(f"unknown --linear-solver {linear_solver!r}; choose auto, lu, cholesky or cg.")
+    if model != "lnn":
+        if linear_solver != "auto":
+            raise ConfigurationError("--linear-solver applies to --model lnn.")
+        return {}
+    return {"linear_solver": solvers[linear_solver]}
+
+
+def _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if):
+    """The typed learning method the recording flags describe (one line of error for contradictions)."""
+    from lnn.observed import EstimatedStates, FreeStates, FromDerivatives, TrajectoryMatching, WarmStart
+
+    matching_flags = {"--initial": initial, "--window": window, "--every": every,
+                      "--longer-windows": longer_windows, "--warm-start": warm_start, "--warm-start-if": warm_start_if}
+    if method == "derivatives":
+        given = [flag for flag, value in matching_flags.items() if value is not None]
+        if given:
+            raise ConfigurationError(f"{', '.join(given)} apply to --method matching, not derivatives.")
+        return FromDerivatives()
+    if method != "matching":
+        raise ConfigurationError(f"unknown --method {method!r}; choose 'matching' or 'derivatives'.")
+    longer = _numbers(longer_windows, "--longer-windows", int, "whole numbers, e.g. 61,121") or ()
+    if initial not in (None, "estimated", "free"):
+        raise ConfigurationError(f"unknown --initial {initial!r}; choose 'estimated' or 'free'.")
+    if longer and initial != "free":
+        raise ConfigurationError("--longer-windows refine free initial states; add --initial free.")
+    if warm_start_if not in (None, "always", "stalled"):
+        raise ConfigurationError(f"--warm-start-if must be 'always' or 'stalled'; got {warm_start_if!r}.")
+    if warm_start_if is not None and warm_start is None:
+        raise ConfigurationError("--warm-start-if needs --warm-start STEPS.")
+    start = FreeStates(longer) if initial == "free" else EstimatedStates()
+    settings = {k: v for k, v in (("window", window), ("every", every)) if v is not None}
+    warm = None if warm_start is None else WarmStart(warm_start, if_stalled=warm_start_if == "stalled")
+    return TrajectoryMatching(initial=start, warm_start=warm, **settings)
 
 
 @app.command()
@@ -209,14 +266,14 @@ def evaluate(
             console.print_json(json.dumps(result))
         return
     if "observations" in meta and system is None:
-        raise ValueError(f"{path} was trained on measured data ({meta.get('data')}); evaluate it on measured "
+        raise ConfigurationError(f"{path} was trained on measured data ({meta.get('data')}); evaluate it on measured "
                          "positions with --data FILE (or name a built-in --system).")
     s = registry.get(system or meta.get("system", "double_pendulum"))
     protocol = metrics.Protocol(n_initial=n_initial, t_end=t_end)
     ev = metrics.evaluate(model, s, key=jax.random.key(seed), protocol=protocol)
     folder = out or (run if run.is_dir() else run.parent)
     io.write_json(folder / "evaluation.json", ev.metrics)
-    name = model.config()["kind"]
+    name = type(model).__name__
     plot.energy(folder / "figures" / "energy.png", s, {name: ev})
     plot.trajectories(folder / "figures" / "trajectories.png", s, {name: ev})
     if as_json:
@@ -231,7 +288,7 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
         return None
     if coords or time_col:
         if not (coords and time_col):
-            raise ValueError("name both the time column (--time) and the coordinate columns (--coords).")
+            raise ConfigurationError("name both the time column (--time) and the coordinate columns (--coords).")
         return {"loader": "table", "time": time_col, "coordinates": coords, "velocities": velocities,
                 "angles": angles, "trajectory": trajectory}
     if path.suffix.lower() == ".txt" or (path.is_file() and path.read_bytes()[:200].lstrip().startswith(b"%")):
@@ -239,7 +296,7 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
     if default and default.get("loader") == "table":
         return default
     if path.suffix.lower() == ".csv":
-        raise ValueError(f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
+        raise ConfigurationError(f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
                          "--velocities, --angles, --trajectory).")
     return None
 
@@ -251,44 +308,39 @@ def _numbers(text: str | None, option: str, convert, what: str) -> tuple | None:
     try:
         return tuple(convert(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise ValueError(f"{option} must be comma-separated {what}; got {text!r}.") from None
+        raise ConfigurationError(f"{option} must be comma-separated {what}; got {text!r}.") from None
 
 
 def _load_observations(path, spec):
-    from lnn import observations
+    from lnn import observed
 
     if spec["loader"] == "schmidt_lipson":
-        return observations.load_schmidt_lipson(path)
-    return observations.load_table(path, time=spec["time"], coordinates=spec["coordinates"],
-                                   velocities=spec.get("velocities"), angles=spec.get("angles"),
-                                   trajectory=spec.get("trajectory"))
+        return observed.load_schmidt_lipson(path)
+    return observed.load_table(path, time=spec["time"], coordinates=spec["coordinates"],
+                               velocities=spec.get("velocities"), angles=spec.get("angles"),
+                               trajectory=spec.get("trajectory"))
 
 
-def _train_observed(data_file, spec, *, model, steps, budget, width, depth, init, dtype, batch_size, lr,
-                    seed, out, learning, devices=1, weight_decay=0.0, lbfgs_steps=0) -> None:
+def _train_observed(data_file, spec, *, model, train_config, width, depth, init, dtype, seed, out, method,
+                    linear_solver) -> None:
     import jax
 
     from lnn import io, plot
-    from lnn.learning import LearningConfig, fit_observations
-    from lnn.train import TrainConfig
+    from lnn.observed import TrajectoryMatching, describe, fit_observations
 
     obs = _load_observations(data_file, spec)
     console.print(f"{data_file}: {obs.summary()}")
-    if budget is None:
-        budget = 0.0 if steps is not None else 150.0
-    cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
-    learning = LearningConfig(**learning)
-    method = learning.method
+    kind = "matching" if isinstance(method, TrajectoryMatching) else "derivatives"
     io.write_json(out / "config.json", {"data": str(data_file), "observations": spec, "model": model, "seed": seed,
-                                        "learning": learning.__dict__, "train": cfg.__dict__})
-    trained, history = fit_observations(model, obs, key=jax.random.key(seed), config=learning, train_config=cfg,
-                                        width=width, depth=depth, dtype=dtype, init=init, out=out,
-                                        label=f"{model} ({method})")
-    io.save_model(out / "model.eqx", trained, seed=seed, observations=spec, method=method,
+                                        "learning": describe(method), "train": train_config.to_json()})
+    trained, history = fit_observations(model, obs, key=jax.random.key(seed), method=method,
+                                        train_config=train_config, width=width, depth=depth, dtype=dtype, init=init,
+                                        out=out, label=f"{model} ({kind})",
+                                        **_model_options(model, linear_solver))
+    io.save_model(out / "model.eqx", trained, seed=seed, observations=spec, method=kind,
                   coordinates=list(obs.coordinates), angles=list(obs.angles), data=str(data_file))
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
-    console.print(f"trained {model} by {method} for {history[-1]['step']:,} steps; best validation loss "
+    console.print(f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
                   f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
     restart = [h["warm_restart"] for h in history if "warm_restart" in h]
     if restart:
@@ -297,22 +349,23 @@ def _train_observed(data_file, spec, *, model, steps, budget, width, depth, init
     relinked = [h["relinked"] for h in history if "relinked" in h]
     if relinked:
         console.print(f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
-                      "windows (see lnn.trajectory_matching.FreeInitialStates.relinked)")
+                      "windows (see lnn.observed.FreeInitialStates.relinked)")
 
 
 def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> dict:
-    from lnn import io, metrics
+    from lnn import io
+    from lnn.observed import observed_rollout_error
 
     if spec is None:
-        raise ValueError(f"{data_file} is not measured motion; pass --time and --coords (or a Schmidt & Lipson "
+        raise ConfigurationError(f"{data_file} is not measured motion; pass --time and --coords (or a Schmidt & Lipson "
                          ".txt file).")
     obs = _load_observations(data_file, spec)
     if tail is not None:
         obs = obs.split_in_time(1 - tail)[1]
     if obs.dof != model.dof:
-        raise ValueError(f"{data_file} has {obs.dof} coordinate(s) but the model was trained on {model.dof}.")
+        raise ConfigurationError(f"{data_file} has {obs.dof} coordinate(s) but the model was trained on {model.dof}.")
     hs = list(_numbers(horizons, "--horizons", float, "seconds, e.g. 0.5,1,2"))
-    result = {"data": str(data_file), "samples": len(obs), **metrics.observed_rollout_error(model, obs, horizons=hs)}
+    result = {"data": str(data_file), "samples": len(obs), **observed_rollout_error(model, obs, horizons=hs)}
     io.write_json(folder / "evaluation.json", result)
     return result
 
@@ -386,21 +439,22 @@ def symmetries(
 
     from lnn import io, plot, symmetry
     from lnn import systems as registry
+    from lnn.errors import ModelTypeError
+    from lnn.mechanics import AbstractLagrangian
 
     if run_or_system in registry.names():
-        system, L, what = registry.get(run_or_system), None, f"closed-form {run_or_system}"
+        system = registry.get(run_or_system)
+        L, what = system, f"closed-form {run_or_system}"
         folder = out or Path("runs/symmetries") / run_or_system
     else:
         path = _model_path(Path(run_or_system))
         L, meta = io.load_model(path)
         system = registry.get(meta.get("system", "double_pendulum"))
         what, folder = f"model {path}", out or path.parent
-        state = jax.ShapeDtypeStruct((system.dof,), float)
-        if jax.eval_shape(L, state, state).shape != ():
-            raise ValueError(f"{path} is a {type(L).__name__}, which predicts accelerations and has no Lagrangian, "
-                             "so no Noether symmetries; pass an LNN run (e.g. runs/demo/lnn).")
-    L = L if L is not None else system.lagrangian
-    found, checked = symmetry.analyse(L, system, jax.random.key(seed), n_states=n_states, threshold=threshold,
+        if not isinstance(L, AbstractLagrangian):
+            raise ModelTypeError(f"{path} is a {type(L).__name__}, which has no Lagrangian, so no Noether "
+                                 "symmetries; pass an LNN run (e.g. runs/demo/lnn).")
+    found, checked = symmetry.find_symmetries(L, system, jax.random.key(seed), n_states=n_states, threshold=threshold,
                                       n_rollouts=n_rollouts, t_end=t_end)
     result = {"source": what, "system": system.name, **symmetry.report(found, checked)}
     io.write_json(folder / "symmetries.json", result)
@@ -431,9 +485,10 @@ def _model_path(path: Path) -> Path:
         if candidate.is_file():
             return candidate
     from lnn import systems as registry
+    from lnn.errors import FileFormatError
 
-    raise ValueError(f"{path} is neither a system ({', '.join(registry.names())}) nor a run folder with "
-                     "model.eqx or lnn/model.eqx; pass one of them.")
+    raise FileFormatError(f"{path} is neither a system ({', '.join(registry.names())}) nor a run folder with "
+                          "model.eqx or lnn/model.eqx; pass one of them.")
 
 
 def _run_experiment(cfg, out: Path) -> None:
@@ -465,9 +520,12 @@ def _metrics_table(results: dict, title: str) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning a user's mistake into one line on stderr."""
+    """Entry point: float64 on (the physics needs it), then the app, a user's mistake as one line on stderr."""
+    import jax
+
     from lnn.errors import LnnError
 
+    jax.config.update("jax_enable_x64", True)
     try:
         app()  # standalone: usage errors are printed and exit by click itself
     except (LnnError, ValueError, OSError) as err:

@@ -1,4 +1,4 @@
-"""Exceptions a user can cause. Each message names the fix.
+"""Exceptions a user can cause, and the one warning lnn gives. Each message names the fix.
 
 Every error derives from :class:`LnnError`, so the CLI can show one line for any
 of them instead of a traceback.
@@ -15,6 +15,10 @@ class ShapeError(LnnError, ValueError):
 
 class DataError(LnnError, ValueError):
     """Data that cannot be used as given (NaN, too few samples, bad columns)."""
+
+
+class ConfigurationError(LnnError, ValueError):
+    """Settings that contradict each other or are out of range (a training or learning configuration)."""
 
 
 class UnknownSystemError(LnnError, KeyError):
@@ -38,3 +42,11 @@ class SingularMassMatrixError(LnnError, ArithmeticError):
 
 class SymmetryError(LnnError, ValueError):
     """A symmetry generator ξ(q) that cannot be used (wrong output shape, non-finite, zero)."""
+
+
+class ModelTypeError(LnnError, TypeError):
+    """A model of the wrong kind for the operation (e.g. a black box where a Lagrangian is needed)."""
+
+
+class PrecisionWarning(UserWarning):
+    """Physics code is running in float32 where float64 is needed for its stated accuracy."""

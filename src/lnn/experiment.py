@@ -25,14 +25,10 @@ import jax
 import numpy as np
 
 from lnn import data as data_mod
-from lnn import io, mechanics, metrics, plot, systems
-from lnn.errors import LnnError
-from lnn.models import Baseline, HamiltonianNN, LagrangianNN, StructuredLagrangian, with_dissipation
-from lnn.train import TrainConfig, derivative_loss, fit
+from lnn import io, metrics, plot, systems
+from lnn.errors import ConfigurationError, LnnError
+from lnn.training import MODEL_NAMES, TrainConfig, build_model, derivative_loss, fit
 
-# hnn: a Hamiltonian network fed p = q̇ (the paper's HNN baseline); hnn_true_p: fed
-# the true canonical momentum p = ∂L/∂q̇ of the system.
-MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation", "hnn", "hnn_true_p")
 DEFAULT_MODELS = ("lnn", "baseline")
 ROLLOUT_HORIZON = 10.0  # seconds over which rollout_error averages the position error
 
@@ -61,13 +57,14 @@ class ExperimentConfig:
     def __post_init__(self):
         unknown = [m for m in self.models if m not in MODEL_NAMES]
         if unknown or not self.models:
-            raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
+            raise ConfigurationError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
         if self.budget <= 0 and self.steps is None:
-            raise ValueError("the training budget must be positive (seconds), or give steps.")
+            raise ConfigurationError("the training budget must be positive (seconds), or give steps.")
 
     def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["models"] = list(self.models)
+        d["protocol"] = self.protocol.to_json()
         return d
 
     def train_config(self) -> TrainConfig:
@@ -79,41 +76,6 @@ class ExperimentConfig:
             final_lr=self.final_lr,
             loss=self.loss,
         )
-
-
-def build_model(name: str, system: systems.System, dataset: data_mod.Dataset, key: jax.Array, *, width: int = 64,
-                depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True,
-                **options):
-    """A fresh model named ``name`` sized for ``system``, with input/output scales from ``dataset``.
-
-    ``system`` needs only ``dof`` and ``angles``: a System, or measured
-    :class:`~lnn.observations.Observations`.
-
-    ``options`` go to the model's constructor (e.g. ``angle_encoding="wrap"``).
-    """
-    qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
-    non_angle = ~np.asarray(system.angles)
-    q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
-    common = dict(key=key, width=width, depth=depth, angles=system.angles, init=init, q_scale=q_scale,
-                  qdot_scale=qdot_scale, dtype=dtype, **options)
-    if name == "lnn":
-        return LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common)
-    if name == "structured":
-        return StructuredLagrangian(system.dof, **common)
-    if name == "lnn+dissipation":  # the same LNN with a learned Rayleigh dissipation composed onto it
-        k_lnn, k_friction = jax.random.split(key)
-        common["key"] = k_lnn
-        return with_dissipation(LagrangianNN(system.dof, kinetic_prior=kinetic_prior, **common), key=k_friction)
-    if name == "baseline":
-        accel = float(np.sqrt(np.mean(dataset.qddot**2)))
-        return Baseline(system.dof, accel_scale=accel, **common)
-    if name in ("hnn", "hnn_true_p"):
-        canonical = name == "hnn_true_p"
-        p = np.asarray(mechanics.momenta(system.lagrangian, dataset.q, dataset.qdot)) if canonical else dataset.qdot
-        return HamiltonianNN(system.dof, momentum="canonical" if canonical else "velocity", system=system.name,
-                             system_parameters=dict(system.parameters), momentum_scale=float(np.sqrt(np.mean(p**2))),
-                             kinetic_prior=kinetic_prior, **common)
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}.")
 
 
 def _check_run_folder(out: Path, config: ExperimentConfig) -> None:
@@ -149,8 +111,9 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
 
     trained, histories, train_seconds = {}, {}, {}
     for name, k_model in zip(config.models, jax.random.split(k_models, len(config.models))):
-        model = build_model(name, system, dataset, k_model, width=config.width, depth=config.depth,
-                            init=config.init, dtype=config.dtype, kinetic_prior=config.kinetic_prior)
+        model = build_model(name, dataset, k_model, angles=system.angles, width=config.width, depth=config.depth,
+                            init=config.init, dtype=config.dtype, kinetic_prior=config.kinetic_prior,
+                            true_system=system)
         t0 = time.perf_counter()
         trained[name], histories[name] = fit(model, dataset, key=k_fit, config=config.train_config(),
                                              out=out / name, progress=progress, label=name)
@@ -167,7 +130,7 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
         ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol, truth=truth)
         evaluations[name] = ev
         results[name] = {
-            "derivative_loss": derivative_loss(model, held_out, kind=config.loss),
+            "derivative_loss": derivative_loss(model, held_out, loss=config.loss),
             "rollout_error": rollout_error(ev),
             **ev.metrics,
             **metrics.acceleration_error(model, held_out.q, held_out.qdot, held_out.qddot),
@@ -232,7 +195,7 @@ def report_markdown(config: ExperimentConfig, system, results: dict, figs: dict,
 
 Models trained on the same {config.n_train:,} random states with exact accelerations, for the same
 wall-clock budget ({config.budget:.0f} s each), then rolled out from the same {p.n_initial} initial
-conditions near rest to t = {p.t_end:g} s ({p.method}, dt = {p.dt:g}).
+conditions near rest to t = {p.t_end:g} s ({p.solver!r}).
 
 Energy error = |E_true(final predicted state) − E_true(initial)| / {system.energy_scale:g} (the maximum
 potential energy), mean and median over initial conditions. Acceleration error = mean |q̈ error| /

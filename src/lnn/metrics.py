@@ -36,33 +36,52 @@ truth. A learned friction model is reported in physical units by
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import diffrax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 from scipy.integrate import cumulative_simpson
 
 from lnn import mechanics
-from lnn.errors import DataError, ShapeError, SingularMassMatrixError
-from lnn.integrate import rollout
+from lnn._angles import wrapped_difference
+from lnn._precision import warn_if_float32
+from lnn.errors import ShapeError, SingularMassMatrixError
+from lnn.integrate import RK4, rollout
+from lnn.mechanics import AbstractDynamics, AbstractLagrangian, AbstractPhaseSpaceModel, Dissipation, Lagrangian
+from lnn.models import Dissipative
 from lnn.systems import System
+
+# The truth the protocol compares with: Dopri8 at rtol = atol = 1e-11.
+TRUE_SOLVER = diffrax.Dopri8()
+TRUE_CONTROLLER = diffrax.PIDController(rtol=1e-11, atol=1e-11)
 
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """Settings of :func:`evaluate` (defaults: the LNN paper's energy protocol)."""
+    """Settings of :func:`evaluate` (defaults: the LNN paper's energy protocol).
+
+    ``solver`` integrates the model (:class:`~lnn.integrate.RK4` or a Diffrax
+    solver); ``threshold`` is the valid-time threshold of the position error.
+    """
 
     n_initial: int = 40
     t_end: float = 100.0
     fps: float = 10.0
     near_rest_speed: float = 0.0
-    method: str = "rk4"
-    dt: float = 0.005
+    solver: RK4 | diffrax.AbstractSolver = RK4(dt=0.005)
     threshold: float = 0.2
 
     def times(self) -> np.ndarray:
         return np.arange(int(round(self.t_end * self.fps)) + 1) / self.fps
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["solver"] = repr(self.solver)
+        return d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,14 +97,6 @@ class Evaluation:
     energy_true: np.ndarray  # (N, T) true energy along true rollouts
     position_error: np.ndarray  # (T,) mean over initial conditions
     metrics: dict
-
-
-def wrapped_difference(a, b, angles) -> np.ndarray:
-    """a − b, with differences of angle coordinates wrapped to (−π, π]."""
-    d = np.asarray(a) - np.asarray(b)
-    with np.errstate(invalid="ignore"):  # inf/NaN of a blown-up rollout stay NaN
-        wrapped = np.mod(d + np.pi, 2 * np.pi) - np.pi
-    return np.where(np.asarray(angles, dtype=bool), wrapped, d)
 
 
 def position_error(system: System, q_pred, q_true) -> np.ndarray:
@@ -113,19 +124,19 @@ class Truth(NamedTuple):
 
 def true_rollouts(system: System, *, key: jax.Array, protocol: Protocol = Protocol()) -> Truth:
     """Initial conditions near rest and the true motion from them (Dopri8, rtol = atol = 1e-11)."""
+    warn_if_float32("the energy protocol's true motions")
     q0, qdot0 = system.sample_near_rest(key, protocol.n_initial, speed=protocol.near_rest_speed)
     ts = protocol.times()
-    conservative = system.dissipation_fn is None and system.force_fn is None
-    q, qdot = rollout(system.lagrangian if conservative else system.acceleration, q0, qdot0, ts,
-                      method="adaptive", solver="dopri8", rtol=1e-11, atol=1e-11, force=_drive(system))
+    q, qdot = rollout(system, q0, qdot0, ts, solver=TRUE_SOLVER, stepsize_controller=TRUE_CONTROLLER,
+                      force=_drive(system))
     return Truth(ts, np.asarray(q), np.asarray(qdot))
 
 
 def _drive(system: System):
-    return None if system.force_fn is None else system.force
+    return None if system.drive_fn is None else system.drive
 
 
-def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Protocol(),
+def evaluate(model: AbstractDynamics, system: System, *, key: jax.Array, protocol: Protocol = Protocol(),
              truth: Truth | None = None) -> Evaluation:
     """Roll out ``model`` (any dynamics) and the true system; compute the metrics.
 
@@ -135,13 +146,12 @@ def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Prot
     truth = true_rollouts(system, key=key, protocol=protocol) if truth is None else truth
     ts, q_true, v_true = truth
     q0, qdot0 = q_true[:, 0], v_true[:, 0]
-    q_pred, v_pred = rollout(model, q0, qdot0, ts, method=protocol.method, dt=protocol.dt, force=_drive(system))
+    q_pred, v_pred = rollout(model, q0, qdot0, ts, solver=protocol.solver, force=_drive(system))
     q_pred, v_pred = np.asarray(q_pred), np.asarray(v_pred)
     e_pred = np.asarray(system.energy(q_pred, v_pred))
     e_true = np.asarray(system.energy(q_true, v_true))
     scale = system.energy_scale
-    conservative = system.dissipation_fn is None and system.force_fn is None
-    if conservative:
+    if system.conservative:
         per_ic = np.abs(e_pred[:, -1] - e_pred[:, 0]) / scale
         true_per_ic = np.abs(e_true[:, -1] - e_true[:, 0]) / scale
     else:  # energy is not conserved: measure the violation of the true energy balance instead
@@ -162,94 +172,29 @@ def evaluate(model, system: System, *, key: jax.Array, protocol: Protocol = Prot
         "position_error_at": {f"{t:g}": float(mean_err[int(round(t * protocol.fps))])
                               for t in (1.0, 5.0, 10.0) if t <= protocol.t_end},
     }
-    if system.dissipation_fn is not None and system.force_fn is None:
+    if system.dissipation_fn is not None and system.drive_fn is None:
         rest = rest_energy(system)
         metrics["energy_decay_rate"] = float(np.median(energy_decay_rate(ts, e_pred, rest)))
         metrics["true_energy_decay_rate"] = float(np.median(energy_decay_rate(ts, e_true, rest)))
-    if _is_lagrangian(model, system.dof):
+    if isinstance(model, AbstractLagrangian):
         report = mechanics.mass_matrix_report(model, q0, qdot0)
         metrics["indefinite_mass_matrix_fraction"] = float(1.0 - np.mean(np.asarray(report.positive_definite)))
     return Evaluation(ts, q_pred, v_pred, q_true, v_true, e_pred, e_true, mean_err, metrics)
 
 
-def acceleration_error(model, q, qdot, qddot) -> dict:
+@eqx.filter_jit
+def _accelerations(model: AbstractDynamics, q, qdot):
+    return model.accelerations(q, qdot)
+
+
+def acceleration_error(model: AbstractDynamics, q: ArrayLike, qdot: ArrayLike, qddot: ArrayLike) -> dict:
     """Mean absolute and relative error of the model's accelerations on states ``(N, n)``."""
-    f = mechanics.as_dynamics(model)
-    pred = np.asarray(jax.jit(jax.vmap(f))(jnp.asarray(q), jnp.asarray(qdot)))
+    pred = np.asarray(_accelerations(model, jnp.asarray(q), jnp.asarray(qdot)))
     abs_err = np.abs(pred - np.asarray(qddot))
     return {
         "accel_mae": float(np.mean(abs_err)),
         "accel_relative_error": float(np.mean(abs_err) / np.mean(np.abs(qddot))),
     }
-
-
-def _is_lagrangian(model, dof: int) -> bool:
-    if hasattr(model, "phase_field"):  # a scalar of (q, p), e.g. a Hamiltonian, is not an L(q, q̇)
-        return False
-    q = jnp.zeros((dof,))
-    return jax.eval_shape(model, q, q).shape == ()
-
-
-def observed_rollout_error(model, obs, *, horizons=(0.5, 1.0, 2.0, 5.0), threshold: float = 0.2,
-                           dt: float = 0.01, initial=None, max_starts: int = 200) -> dict:
-    r"""How far ahead ``model`` predicts measured motion ``obs`` (an :class:`~lnn.observations.Observations`).
-
-    From start samples spread evenly through each trajectory, the model is
-    integrated (RK4, substeps ≤ ``dt``) from the estimated state there
-    (``initial``, a :class:`~lnn.data.Dataset` aligned with ``obs``; default the
-    smoothing-spline estimate of :mod:`lnn.derivatives`) over the observed time
-    stamps, up to the longest horizon that fits. The error at lead time τ is
-    e(τ) = RMS over coordinates of (q̂ − q_observed)/σ, σ the spread of each
-    observed coordinate, angle differences wrapped. It includes the
-    measurement noise, so it does not fall to zero even for the true system.
-
-    Returns a JSON-ready dict: ``rollout_error`` (horizon in s -> mean e over
-    starts at the last sample within that horizon; horizons longer than the
-    data are left out), ``valid_time`` (median over starts of the first τ where
-    e exceeds ``threshold``; the window's end if never), ``threshold``,
-    ``starts`` and ``horizon`` (the longest horizon used).
-    """
-    from lnn import derivatives, observations, trajectory_matching  # they import this module
-
-    initial = derivatives.estimate(obs) if initial is None else initial
-    segments = obs.segments()
-    longest = min(float(obs.t[idx[-1]] - obs.t[idx[0]]) for _, idx in segments)
-    horizons = [float(h) for h in horizons if h <= longest]
-    if not horizons:
-        raise DataError(f"the shortest trajectory lasts {longest:g} s, shorter than every horizon; give shorter "
-                        "horizons or longer recordings.")
-    h_max = max(horizons)
-    starts, windows = [], []
-    per_traj = max(1, max_starts // len(segments))
-    for _, idx in segments:
-        t = obs.t[idx]
-        last_start = np.searchsorted(t, t[-1] - h_max, side="right")
-        for i in np.unique(np.linspace(0, last_start - 1, per_traj).round().astype(int)):
-            j = np.searchsorted(t, t[i] + h_max + 1e-12, side="right")
-            starts.append(idx[i])
-            windows.append(idx[i:j])
-    K = max(w.size for w in windows)
-    # Pad every window to K stamps by repeating its last one: a zero-length RK4 interval leaves the state as is.
-    pad = np.stack([np.concatenate([w, np.full(K - w.size, w[-1])]) for w in windows])
-    valid = np.arange(K)[None, :] < np.array([w.size for w in windows])[:, None]
-    tau = obs.t[pad] - obs.t[pad[:, :1]]
-    substeps = max(1, int(np.ceil(np.max(np.diff(tau, axis=1)) / dt - 1e-9)))
-    starts = np.asarray(starts)
-    pred = np.asarray(trajectory_matching.shoot(model, jnp.asarray(initial.q[starts]),
-                                                jnp.asarray(initial.qdot[starts]), jnp.asarray(tau), substeps))
-    sigma = observations.spread(obs.q, obs.angles)
-    e = np.sqrt(np.mean((wrapped_difference(pred, obs.q[pad], obs.angles) / sigma) ** 2, axis=-1))
-    e = np.where(np.isfinite(e), e, np.inf)
-    e = np.where(valid, e, np.nan)
-    at = {}
-    for h in horizons:
-        k = np.sum(valid & (tau <= h + 1e-9), axis=1) - 1
-        at[f"{h:g}"] = float(np.mean(e[np.arange(len(e)), k]))
-    over = valid & (e > threshold)
-    end = tau[np.arange(len(e)), valid.sum(axis=1) - 1]
-    first = np.where(over.any(axis=1), tau[np.arange(len(e)), over.argmax(axis=1)], end)
-    return {"rollout_error": at, "valid_time": float(np.median(first)), "threshold": threshold,
-            "starts": int(len(starts)), "horizon": h_max}
 
 
 class EnergyBalance(NamedTuple):
@@ -295,7 +240,7 @@ def energy_balance(lagrangian, ts, q, qdot, *, dissipation=None, force=None) -> 
 
 def _system_balance(system: System, ts, q, qdot) -> EnergyBalance:
     dissipation = None if system.dissipation_fn is None else system.dissipation
-    force = None if system.force_fn is None else np.asarray(jax.vmap(system.force)(jnp.asarray(ts)))
+    force = None if system.drive_fn is None else np.asarray(jax.vmap(system.drive)(jnp.asarray(ts)))
     return energy_balance(system.lagrangian, ts, q, qdot, dissipation=dissipation, force=force)
 
 

@@ -56,7 +56,7 @@ the training sees it), and it spoils invariance (δL gains d(ξ·∇G)/dt: a
 quasi-symmetry) and shifts charges by ξ·∇G. For a system that is even under
 time reversal, L(q, −q̇) = L(q, q̇) — every built-in one — the odd part of a
 learned L can only be such a total derivative or a spurious velocity-linear
-(magnetic-like) force that training drives to zero, so :func:`analyse` tests
+(magnetic-like) force that training drives to zero, so :func:`find_symmetries` tests
 the even part ½[L(q, q̇) + L(q, −q̇)] (:func:`even_part`). The tests show a
 total derivative hiding the two-body symmetries and the even part restoring
 them.
@@ -77,8 +77,9 @@ from jaxtyping import Array, Float
 
 from lnn import mechanics
 from lnn.errors import SymmetryError
-from lnn.integrate import rollout
-from lnn.mechanics import Lagrangian, as_state
+from lnn.integrate import RK4, rollout
+from lnn.mechanics import AbstractLagrangian, Lagrangian, as_lagrangian, as_state
+from lnn.systems import System
 
 Generator = Callable[[Array], Array]
 
@@ -110,9 +111,9 @@ def scaling(i: int, n: int) -> Generator:
     return lambda q: jnp.zeros_like(q).at[i].set(q[i])
 
 
-def candidates(system=None, *, coordinates: Sequence[str] | None = None, angles: Sequence[bool] | None = None,
-               cartesian_pairs: Sequence[tuple[int, int]] | None = None, scalings: bool = True,
-               extra: Mapping[str, Generator] | None = None) -> tuple[Candidate, ...]:
+def candidates(system: System | None = None, *, coordinates: Sequence[str] | None = None,
+               angles: Sequence[bool] | None = None, cartesian_pairs: Sequence[tuple[int, int]] | None = None,
+               scalings: bool = True, extra: Mapping[str, Generator] | None = None) -> tuple[Candidate, ...]:
     """The candidate library: translations, rotations of Cartesian pairs, scalings, user fields.
 
     Taken from ``system`` (its coordinates, angles and ``cartesian_pairs``) unless
@@ -120,11 +121,13 @@ def candidates(system=None, *, coordinates: Sequence[str] | None = None, angles:
     pair; one scaling per coordinate that is not an angle (a scaled angle is not
     periodic); then ``extra``, name → ξ(q), in order.
     """
+    if coordinates is None and system is None:
+        raise SymmetryError("name the coordinates, or pass the system they belong to.")
     coordinates = tuple(coordinates if coordinates is not None else system.coordinates)
     n = len(coordinates)
     angles = tuple(angles if angles is not None else (system.angles if system is not None else (False,) * n))
     pairs = tuple(cartesian_pairs if cartesian_pairs is not None else
-                  (getattr(system, "cartesian_pairs", ()) if system is not None else ()))
+                  (system.cartesian_pairs if system is not None else ()))
     if len(angles) != n:
         raise SymmetryError(f"angles has {len(angles)} entries for {n} coordinates; give one per coordinate.")
     out = [Candidate(f"translate {c}", "translation", translation(i, n)) for i, c in enumerate(coordinates)]
@@ -141,14 +144,16 @@ def candidates(system=None, *, coordinates: Sequence[str] | None = None, angles:
     return tuple(out)
 
 
-def even_part(L: Lagrangian) -> Lagrangian:
+def even_part(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
     """½[L(q, q̇) + L(q, −q̇)]: the part of L even under time reversal (see "Gauge" above)."""
+    L = as_lagrangian(lagrangian)
     return lambda q, qdot: 0.5 * (L(q, qdot) + L(q, -qdot))
 
 
-def is_time_reversal_even(L: Lagrangian, q: Float[Array, "... n"], qdot: Float[Array, "... n"], *,
-                          rtol: float = 1e-10) -> bool:
+def is_time_reversal_even(lagrangian: AbstractLagrangian | Lagrangian, q: Float[Array, "... n"],
+                          qdot: Float[Array, "... n"], *, rtol: float = 1e-10) -> bool:
     """Whether L(q, −q̇) = L(q, q̇) on the given states, to ``rtol`` of L's spread there."""
+    L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
     f = jax.jit(jnp.vectorize(lambda a, b: jnp.stack([L(a, b), L(a, -b)]), signature="(n),(n)->(2)"))
     values = np.asarray(f(q, qdot))
@@ -159,8 +164,8 @@ def _check_generator(xi, q: Array, name: str = "generator") -> None:
     if not callable(xi):
         raise SymmetryError(f"{name} is not a function q -> ξ(q); pass a callable.")
     out = jax.eval_shape(xi, jax.ShapeDtypeStruct(q.shape[-1:], q.dtype))
-    if not hasattr(out, "shape") or out.shape != q.shape[-1:]:
-        got = getattr(out, "shape", type(out).__name__)
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != q.shape[-1:]:
+        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else type(out).__name__
         raise SymmetryError(f"{name} must map q of shape {tuple(q.shape[-1:])} to a vector of the same shape "
                             f"(one component per coordinate); it returned {got}.")
 
@@ -168,13 +173,14 @@ def _check_generator(xi, q: Array, name: str = "generator") -> None:
 def _check_lagrangian(L, q: Array) -> None:
     spec = jax.ShapeDtypeStruct(q.shape[-1:], q.dtype)
     out = jax.eval_shape(L, spec, spec)
-    if getattr(out, "shape", None) != ():
-        raise SymmetryError(f"the Lagrangian must return a scalar for one state; it returned shape "
-                            f"{getattr(out, 'shape', type(out).__name__)}.")
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
+        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else type(out).__name__
+        raise SymmetryError(f"the Lagrangian must return a scalar for one state; it returned {got}.")
 
 
 def _per_state(L: Lagrangian, xi: Generator, q, qdot, one) -> Array:
     """``one(a, b)`` (a scalar per state) over states ``(..., n)``, after checking L and ξ."""
+    L = as_lagrangian(L)
     q, qdot = as_state(q, qdot)
     _check_generator(xi, q)
     _check_lagrangian(L, q)
@@ -182,15 +188,17 @@ def _per_state(L: Lagrangian, xi: Generator, q, qdot, one) -> Array:
     return jax.jit(jnp.vectorize(one, signature="(n),(n)->()"))(q, qdot)
 
 
-def noether_charge(L: Lagrangian, xi: Generator, q: Float[Array, "... n"],
+def noether_charge(lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"],
                    qdot: Float[Array, "... n"]) -> Float[Array, "..."]:
     r"""Noether charge :math:`Q = \partial L/\partial\dot q\cdot\xi(q)`, batched over leading axes."""
+    L = as_lagrangian(lagrangian)
     return _per_state(L, xi, q, qdot, lambda a, b: jnp.dot(jax.grad(L, argnums=1)(a, b), xi(a)))
 
 
-def invariance_defect(L: Lagrangian, xi: Generator, q: Float[Array, "... n"],
+def invariance_defect(lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"],
                       qdot: Float[Array, "... n"]) -> Float[Array, "..."]:
     r"""δL = d/dε L(q + ε ξ(q), q̇ + ε Dξ(q) q̇) at ε = 0, batched; 0 for a symmetry of L."""
+    L = as_lagrangian(lagrangian)
 
     def one(a, b):
         xi_q, dxi = jax.jvp(xi, (a,), (b,))  # ξ(q) and Dξ(q) q̇
@@ -230,6 +238,7 @@ def _normalised_terms(L, xis: Sequence[Generator], q: Array, qdot: Array) -> tup
 
 
 def _flatten_states(L, xis, q, qdot, names):
+    L = as_lagrangian(L)
     q, qdot = as_state(q, qdot)
     n = q.shape[-1]
     q, qdot = q.reshape(-1, n), qdot.reshape(-1, n)
@@ -243,6 +252,7 @@ def _flatten_states(L, xis, q, qdot, names):
 
 def symmetry_score(L: Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]) -> float:
     """The normalised invariance defect s(ξ) ∈ [0, 1] over the given states (see module docstring)."""
+    L = as_lagrangian(L)
     q, qdot = _flatten_states(L, [xi], q, qdot, ["generator"])
     defect, move = _normalised_terms(L, [xi], q, qdot)
     return _score(defect[:, 0], np.linalg.norm(move[:, 0], axis=-1), "generator")
@@ -335,6 +345,7 @@ def discover(L: Lagrangian, candidate_list: Sequence[Candidate], q: Float[Array,
     if not threshold > 0:
         raise SymmetryError(f"the threshold must be positive; got {threshold}.")
     names = [c.name for c in candidate_list]
+    L = as_lagrangian(L)
     q, qdot = _flatten_states(L, [c.xi for c in candidate_list], q, qdot, names)
     defect, move = _normalised_terms(L, [c.xi for c in candidate_list], q, qdot)
     speed = np.linalg.norm(move, axis=-1)
@@ -473,7 +484,7 @@ class Verification:
         return {"model": self._drift(self.energy_model), "true_system": self._drift(self.energy_true)}
 
 
-def rollout_states(system, key: Array, n: int) -> tuple[Array, Array]:
+def rollout_states(system: System, key: Array, n: int) -> tuple[Array, Array]:
     """Initial states for checking charges: the system's ``motion_sampler`` if it has one, else
     energy ≤ the median potential, in the centre-of-mass frame.
 
@@ -483,12 +494,12 @@ def rollout_states(system, key: Array, n: int) -> tuple[Array, Array]:
     does not drift out of its box: q̇ ← q̇ − (eᵀMq̇ / eᵀMe) e, e the indicator of
     the bodies' x (then y) coordinates, M the true mass matrix.
     """
-    if getattr(system, "motion_sampler", None) is not None:
-        return system.motion_sampler(key, n, system.parameters)
+    if system.motion_sampler is not None:
+        return system.motion_sampler(key, n, **system.parameters)
     k_v, k_s = jax.random.split(key)
     v_median = float(jnp.median(system.potential(system.sample_configurations(k_v, 2048))))
     q, qdot = system.sample_states(k_s, n, max_energy=v_median)
-    pairs = getattr(system, "cartesian_pairs", ())
+    pairs = system.cartesian_pairs
     if len(pairs) >= 2:
         M = mechanics.mass_matrix(system.lagrangian, q, qdot)
         for axis in (0, 1):
@@ -497,7 +508,7 @@ def rollout_states(system, key: Array, n: int) -> tuple[Array, Array]:
     return q, qdot
 
 
-def verify(model_L: Lagrangian, system, discovery: Discovery, q_test: Array, qdot_test: Array, key: Array, *,
+def verify(model_L: AbstractLagrangian | Lagrangian, system: System, discovery: Discovery, q_test: Array, qdot_test: Array, key: Array, *,
            n_rollouts: int = 8, t_end: float = 5.0, fps: float = 20.0, dt: float = 0.005,
            charge_L: Lagrangian | None = None) -> Verification:
     """Roll out ``model_L`` and ``system`` from the same :func:`rollout_states` and track every charge.
@@ -520,7 +531,7 @@ def verify(model_L: Lagrangian, system, discovery: Discovery, q_test: Array, qdo
     # plunge towards a 1/r singularity). Draw extra initial states and keep those
     # that stay inside longest (all the way, where enough do).
     q0, v0 = rollout_states(system, key, 8 * n_rollouts)
-    qt, vt = rollout(system.lagrangian, q0, v0, ts, dt=dt)
+    qt, vt = rollout(system, q0, v0, ts, solver=RK4(dt))
     v_floor = float(jnp.min(system.potential(q_test)))
     lengths = ~np.asarray(system.angles)  # angles may wind; only lengths have walls
     qt_np = np.asarray(qt)[..., lengths]
@@ -534,8 +545,8 @@ def verify(model_L: Lagrangian, system, discovery: Discovery, q_test: Array, qdo
     frames_inside = np.argmin(np.append(inside, np.zeros((inside.shape[0], 1), bool), axis=1), axis=1)
     keep = np.argsort(-frames_inside, kind="stable")[:n_rollouts]
     q0, v0, qt, vt = q0[keep], v0[keep], qt[keep], vt[keep]
-    qm, vm = rollout(model_L, q0, v0, ts, dt=dt)
-    charge_L = model_L if charge_L is None else charge_L
+    qm, vm = rollout(model_L, q0, v0, ts, solver=RK4(dt))
+    charge_L = as_lagrangian(model_L if charge_L is None else charge_L)
 
     def normalised(L, xi, q, v):
         scale = float(jnp.sqrt(jnp.mean(noether_charge(L, xi, q_test, qdot_test) ** 2)))
@@ -577,7 +588,7 @@ def report(discovery: Discovery, verification: Verification | None = None) -> di
     return out
 
 
-def analyse(L: Lagrangian, system, key: Array, *, n_states: int = 2000, threshold: float = DEFAULT_THRESHOLD,
+def find_symmetries(L: AbstractLagrangian | Lagrangian, system: System, key: Array, *, n_states: int = 2000, threshold: float = DEFAULT_THRESHOLD,
             n_rollouts: int = 8, t_end: float = 5.0, dt: float = 0.005) -> tuple[Discovery, Verification]:
     """Discover the symmetries of ``L`` on ``n_states`` of ``system``'s states and verify their charges.
 

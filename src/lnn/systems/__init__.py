@@ -1,4 +1,4 @@
-"""Ground-truth systems, one small file each, looked up by name.
+"""Mechanical systems: :class:`System` (any Lagrangian), and the built-in ones, one small file each.
 
 >>> import lnn
 >>> lnn.systems.names()
@@ -10,38 +10,39 @@
 
 from collections.abc import Callable
 
-from lnn.errors import UnknownSystemError
+from lnn.errors import ConfigurationError, UnknownSystemError
 from lnn.systems import (
-    damped_pendulum,
-    double_pendulum,
-    kepler,
-    kepler_polar,
-    magnetic,
-    pendulum,
-    relativistic,
-    spherical_pendulum,
-    spring,
-    spring_chain,
-    triple_pendulum,
-    two_body,
-    wave,
+    _damped_pendulum,
+    _double_pendulum,
+    _kepler,
+    _kepler_polar,
+    _magnetic,
+    _pendulum,
+    _relativistic,
+    _spherical_pendulum,
+    _spring,
+    _spring_chain,
+    _triple_pendulum,
+    _two_body,
+    _wave,
 )
-from lnn.systems.base import System
+from lnn.systems._system import System
+from lnn.systems._wave import fundamental_period
 
 _REGISTRY: dict[str, Callable[..., System]] = {
-    "damped_pendulum": damped_pendulum.make,
-    "double_pendulum": double_pendulum.make,
-    "kepler": kepler.make,
-    "kepler_polar": kepler_polar.make,
-    "pendulum": pendulum.make,
-    "relativistic": relativistic.make,
-    "spring": spring.make,
-    "spring_chain": spring_chain.make,
-    "two_body": two_body.make,
-    "magnetic_particle": magnetic.make,
-    "spherical_pendulum": spherical_pendulum.make,
-    "triple_pendulum": triple_pendulum.make,
-    "wave": wave.make,
+    "damped_pendulum": _damped_pendulum.make,
+    "double_pendulum": _double_pendulum.make,
+    "kepler": _kepler.make,
+    "kepler_polar": _kepler_polar.make,
+    "magnetic_particle": _magnetic.make,
+    "pendulum": _pendulum.make,
+    "relativistic": _relativistic.make,
+    "spherical_pendulum": _spherical_pendulum.make,
+    "spring": _spring.make,
+    "spring_chain": _spring_chain.make,
+    "triple_pendulum": _triple_pendulum.make,
+    "two_body": _two_body.make,
+    "wave": _wave.make,
 }
 _ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum", "chain": "spring_chain",
             "fput": "spring_chain"}
@@ -60,7 +61,7 @@ def get(name: str, **parameters: float) -> System:
     try:
         return _REGISTRY[key](**parameters)
     except TypeError as err:
-        raise ValueError(f"bad parameters for {key}: {err}") from None
+        raise ConfigurationError(f"bad parameters for {key}: {err}") from None
 
 
-__all__ = ["System", "get", "names"]
+__all__ = ["System", "fundamental_period", "get", "names"]

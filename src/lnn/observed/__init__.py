@@ -1,0 +1,82 @@
+"""Learning from recordings: measured motion, its loaders, smoothing, trajectory matching, evaluation.
+
+* :class:`Observations` — samples (t, q[, q̇, q̈]) of one or many motions;
+  :func:`load_table`, :func:`load_schmidt_lipson` read files, :func:`simulate`
+  records a built-in system;
+* :func:`estimate` with a smoother (:class:`SmoothingSpline`, :class:`SavitzkyGolay`)
+  — velocities and accelerations from positions;
+* :func:`windows`, :class:`TrajectoryObjective`, :class:`FreeInitialStates` —
+  trajectory matching;
+* :func:`fit_observations` with a method (:class:`FromDerivatives`,
+  :class:`TrajectoryMatching`) — a model learned from a recording;
+* :func:`observed_rollout_error` — how far ahead a model predicts a recording.
+"""
+
+from lnn.observed._evaluation import observed_rollout_error
+from lnn.observed._learning import (
+    STALL_FACTOR,
+    EstimatedStates,
+    FreeStates,
+    FromDerivatives,
+    Method,
+    TrajectoryMatching,
+    WarmStart,
+    describe,
+    fit_observations,
+    noise_floor,
+    training_sets,
+)
+from lnn.observed._loaders import SCHMIDT_LIPSON_SOURCE, load_schmidt_lipson, load_table
+from lnn.observed._matching import (
+    FreeInitialStates,
+    TrajectoryObjective,
+    Windows,
+    matching_loss,
+    shoot,
+    window_losses,
+    windows,
+)
+from lnn.observed._observations import Observations, simulate
+from lnn.observed._smoothing import (
+    SavitzkyGolay,
+    Smoother,
+    SmoothingSpline,
+    estimate,
+    local_polynomial,
+    require_samples,
+    smoothing_spline,
+)
+
+__all__ = [
+    "SCHMIDT_LIPSON_SOURCE",
+    "STALL_FACTOR",
+    "EstimatedStates",
+    "FreeInitialStates",
+    "FreeStates",
+    "FromDerivatives",
+    "Method",
+    "Observations",
+    "SavitzkyGolay",
+    "Smoother",
+    "SmoothingSpline",
+    "TrajectoryMatching",
+    "TrajectoryObjective",
+    "WarmStart",
+    "Windows",
+    "describe",
+    "estimate",
+    "fit_observations",
+    "load_schmidt_lipson",
+    "load_table",
+    "local_polynomial",
+    "matching_loss",
+    "noise_floor",
+    "observed_rollout_error",
+    "require_samples",
+    "shoot",
+    "simulate",
+    "smoothing_spline",
+    "training_sets",
+    "window_losses",
+    "windows",
+]

@@ -1,0 +1,66 @@
+"""Full-batch L-BFGS on an objective's squared loss: the polish at the end of training."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from lnn.training._objective import AbstractObjective, Constants, Samples
+from lnn.training._progress import progress_bar
+
+
+def refine(params: Any, static: Any, objective: AbstractObjective, arrays: tuple[Samples, Constants], steps: int,
+           *, chunk: int = 50, progress: bool = False, label: str = "L-BFGS") -> tuple[Any, float]:
+    """``steps`` full-batch L-BFGS iterations on ``objective``'s squared loss; returns ``(params, loss)``.
+
+    ``arrays`` = ``(samples, constants)`` as the objective prepares them; the
+    whole of ``samples`` is one batch. The squared loss because L-BFGS needs a
+    smooth objective, and it is the Gaussian-noise likelihood. It runs in
+    float64 (the line search compares losses that differ in their last digits)
+    and returns the parameters in their own dtypes; the starting ``params`` (and
+    their loss) when the iterations do not lower a finite loss.
+    """
+    objective = objective.with_loss("l2")
+
+    def loss_fn(p, data):
+        return objective(eqx.combine(p, static), *data)
+
+    optimizer = optax.lbfgs()
+
+    @functools.partial(jax.jit, static_argnums=3)
+    def run(p, opt_state, data, n):
+        value_fn = functools.partial(loss_fn, data=data)
+        value_and_grad = optax.value_and_grad_from_state(value_fn)
+
+        def one(carry, _):
+            p, s = carry
+            value, grad = value_and_grad(p, state=s)
+            updates, s = optimizer.update(grad, s, p, value=value, grad=grad, value_fn=value_fn)
+            return (optax.apply_updates(p, updates), s), None
+
+        return jax.lax.scan(one, (p, opt_state), None, length=n)[0]
+
+    dtypes = jax.tree.map(lambda x: x.dtype, params)
+    params, arrays = jax.tree.map(_float64, (params, arrays))
+    score = jax.jit(loss_fn)
+    start_loss = float(score(params, arrays))
+    p, opt_state = params, optimizer.init(params)
+    with progress_bar(progress) as bar:
+        task = bar.add_task(label, total=steps, completed=0, loss=start_loss, val=float("nan"))
+        for done in range(0, steps, chunk):
+            p, opt_state = run(p, opt_state, arrays, min(chunk, steps - done))
+            bar.update(task, completed=min(done + chunk, steps), loss=float(score(p, arrays)))
+    loss = float(score(p, arrays))
+    if not (math.isfinite(loss) and loss < start_loss):
+        p, loss = params, start_loss
+    return jax.tree.map(lambda x, d: x.astype(d), p, dtypes), loss
+
+
+def _float64(x):
+    return x.astype(jnp.float64) if eqx.is_inexact_array(x) and x.dtype != jnp.float64 else x
