@@ -18,7 +18,6 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -29,7 +28,7 @@ def reference_acceleration(L, q, qdot):
     """The original LNN code's q̈: the full 2n × 2n Hessian of L over (q, q̇), then a pseudo-inverse."""
     n = q.shape[0]
     z = jnp.concatenate([q, qdot])
-    f = lambda z: L(z[:n], z[n:])  # noqa: E731
+    f = lambda z: L(z[:n], z[n:])
     g = jax.grad(f)(z)
     H = jax.hessian(f)(z)
     return jnp.linalg.pinv(H[n:, n:]) @ (g[:n] - H[n:, :n] @ qdot)
@@ -67,7 +66,7 @@ def interleaved_medians(calls: Sequence[tuple[Callable, tuple]], repeats: int, s
         block(fn, *args)
     times = [[] for _ in calls]
     for _ in range(repeats):
-        for t, (fn, args) in zip(times, calls):
+        for t, (fn, args) in zip(times, calls, strict=True):
             for _ in range(settle):
                 block(fn, *args)
             t.append(block(fn, *args))
@@ -126,7 +125,8 @@ def cpu_name() -> str:
 def header(config: str, repeats: int) -> str:
     """One line naming the configuration, the JAX version, the device and the timing rule."""
     device = jax.devices()[0]
-    where = (f"{cpu_name()}, {len(os.sched_getaffinity(0))} cores" if device.platform == "cpu"
-             else device.device_kind)
-    return (f"{config}; JAX {jax.__version__} on {device.platform} ({where}, {jax.device_count()} device(s)); "
-            f"medians of {repeats} after warm-up")
+    where = f"{cpu_name()}, {len(os.sched_getaffinity(0))} cores" if device.platform == "cpu" else device.device_kind
+    return (
+        f"{config}; JAX {jax.__version__} on {device.platform} ({where}, {jax.device_count()} device(s)); "
+        f"medians of {repeats} after warm-up"
+    )

@@ -21,18 +21,19 @@ import math
 import time
 
 import jax
-import numpy as np
 
 import lnn
 from lnn import data, metrics
-from lnn.training import build_model
 from lnn.models import with_dissipation
-from lnn.training import TrainConfig, fit
+from lnn.training import TrainConfig, build_model, fit
 
 
 def learn(system, dataset, *, steps: int, seed: int, val_fraction: float = 0.1):
     keys = jax.random.split(jax.random.key(seed), 3)
-    model = with_dissipation(build_model("lnn", dataset, keys[0], angles=system.angles, true_system=system, width=32, dtype="float64"), key=keys[1])
+    model = with_dissipation(
+        build_model("lnn", dataset, keys[0], angles=system.angles, true_system=system, width=32, dtype="float64"),
+        key=keys[1],
+    )
     config = TrainConfig(steps=steps, batch_size=256, warmup_steps=200, eval_every=500, val_fraction=val_fraction)
     model, _ = fit(model, dataset, key=keys[2], config=config, progress=False)
     return model
@@ -67,21 +68,44 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"learned damping of a pendulum (g = 9.8, m l² = 1), {args.steps:,} steps each")
-    for col in ("data", "b true", "b learned", "error", "ζ true", "ζ learned", "decay time (s)", "m l² learned",
-                "seconds"):
+    for col in (
+        "data",
+        "b true",
+        "b learned",
+        "error",
+        "ζ true",
+        "ζ learned",
+        "decay time (s)",
+        "m l² learned",
+        "seconds",
+    ):
         table.add_column(col, justify="left" if col == "data" else "right")
     for r in rows:
-        table.add_row(r["data"], f"{r['b_true']:.3g}", f"{r['b_learned']:.4g}", f"{100 * r['relative_error']:.1f} %",
-                      f"{r['zeta_true']:.4f}", f"{r['zeta_learned']:.4f}", f"{r['decay_time']:.3g}",
-                      f"{r['learned_inertia']:.3f}" if "learned_inertia" in r else "(given)", f"{r['seconds']:.0f}")
+        table.add_row(
+            r["data"],
+            f"{r['b_true']:.3g}",
+            f"{r['b_learned']:.4g}",
+            f"{100 * r['relative_error']:.1f} %",
+            f"{r['zeta_true']:.4f}",
+            f"{r['zeta_learned']:.4f}",
+            f"{r['decay_time']:.3g}",
+            f"{r['learned_inertia']:.3f}" if "learned_inertia" in r else "(given)",
+            f"{r['seconds']:.0f}",
+        )
     Console(width=120).print(table)
 
 
 def _row(label, b_true, b_learned, report, seconds) -> dict:
-    return {"data": label, "b_true": b_true, "b_learned": b_learned,
-            "relative_error": abs(b_learned - b_true) / b_true,
-            "zeta_true": b_true / (2 * math.sqrt(9.8)), "zeta_learned": report["damping_ratio"][0],
-            "decay_time": report["decay_time"][0], "seconds": round(seconds, 1)}
+    return {
+        "data": label,
+        "b_true": b_true,
+        "b_learned": b_learned,
+        "relative_error": abs(b_learned - b_true) / b_true,
+        "zeta_true": b_true / (2 * math.sqrt(9.8)),
+        "zeta_learned": report["damping_ratio"][0],
+        "decay_time": report["decay_time"][0],
+        "seconds": round(seconds, 1),
+    }
 
 
 if __name__ == "__main__":

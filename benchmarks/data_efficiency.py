@@ -32,18 +32,22 @@ import jax
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import Progress  # noqa: E402
-from rich.table import Table  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-import lnn  # noqa: E402
-from lnn import data, io, metrics  # noqa: E402
+import lnn
+from lnn import data, io, metrics
 from lnn.experiment import machine_description
-from lnn.training import build_model  # noqa: E402
-from lnn.plot import COLORS  # noqa: E402
-from lnn.training import TrainConfig, derivative_loss, fit  # noqa: E402
+from lnn.plot import COLORS
+from lnn.training import (
+    TrainConfig,
+    build_model,
+    derivative_loss,
+    fit,
+)
 
 SIZES = (100, 300, 1000, 3000, 10_000, 30_000)
 METRICS = {"derivative_loss": "derivative loss", "accel_relative_error": "acceleration error"}
@@ -69,13 +73,14 @@ def summarise(records: list[dict], metric: str) -> dict:
     out: dict = {}
     for r in records:
         out.setdefault((r["system"], r["model"]), {}).setdefault(r["n"], []).append(r[metric])
-    return {key: {n: (float(np.median(v)), float(np.min(v)), float(np.max(v))) for n, v in by_n.items()}
-            for key, by_n in out.items()}
+    return {
+        key: {n: (float(np.median(v)), float(np.min(v)), float(np.max(v))) for n, v in by_n.items()}
+        for key, by_n in out.items()
+    }
 
 
 def table_markdown(records: list[dict], sizes, metric: str) -> str:
-    rows = [f"| system | model | {' | '.join(f'N = {n:,}' for n in sizes)} |",
-            "|---|---|" + "---|" * len(sizes)]
+    rows = [f"| system | model | {' | '.join(f'N = {n:,}' for n in sizes)} |", "|---|---|" + "---|" * len(sizes)]
     for (system, model), by_n in summarise(records, metric).items():
         cells = [f"{by_n[n][0]:.3g}" if n in by_n else "-" for n in sizes]
         rows.append(f"| {system} | {model} | {' | '.join(cells)} |")
@@ -131,8 +136,10 @@ def main() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
     console = Console(stderr=args.json)
-    console.print(f"data efficiency: {', '.join(models)} on {', '.join(systems)}; N = {sizes}; "
-                  f"{args.seeds} seed(s); {args.steps:,} steps each; {machine_description()}")
+    console.print(
+        f"data efficiency: {', '.join(models)} on {', '.join(systems)}; N = {sizes}; "
+        f"{args.seeds} seed(s); {args.steps:,} steps each; {machine_description()}"
+    )
     t_start = time.perf_counter()
     records = []
     total = len(systems) * len(sizes) * args.seeds * len(models)
@@ -150,20 +157,34 @@ def main() -> None:
                         bar.update(task, description=f"{system_name} N={n:,} seed {seed} {model_name}")
                         r = run_one(system, model_name, train_set, held_out, seed, args.steps)
                         records.append({"system": system_name, "model": model_name, "n": n, "seed": seed, **r})
-                        bar.console.print(f"{system_name} N={n:,} seed {seed} {model_name}: derivative loss "
-                                          f"{r['derivative_loss']:.3g}, acceleration error "
-                                          f"{r['accel_relative_error']:.3g} ({r['train_seconds']:.0f} s)")
+                        bar.console.print(
+                            f"{system_name} N={n:,} seed {seed} {model_name}: derivative loss "
+                            f"{r['derivative_loss']:.3g}, acceleration error "
+                            f"{r['accel_relative_error']:.3g} ({r['train_seconds']:.0f} s)"
+                        )
                         bar.advance(task)
     seconds = time.perf_counter() - t_start
 
     tables = {m: table_markdown(records, sizes, m) for m in METRICS}
     fig_path = figure(out / "data_efficiency.png", records, systems)
-    settings = {"systems": systems, "models": models, "sizes": sizes, "seeds": args.seeds, "steps": args.steps,
-                "seconds": seconds, "machine": machine_description()}
+    settings = {
+        "systems": systems,
+        "models": models,
+        "sizes": sizes,
+        "seeds": args.seeds,
+        "steps": args.steps,
+        "seconds": seconds,
+        "machine": machine_description(),
+    }
     io.write_json(out / "results.json", {"settings": settings, "records": records})
-    io.write_text(out / "table.md", "\n\n".join(
-        f"{label} (median over {args.seeds} seeds, {args.steps:,} steps each):\n\n{tables[m]}"
-        for m, label in METRICS.items()) + "\n")
+    io.write_text(
+        out / "table.md",
+        "\n\n".join(
+            f"{label} (median over {args.seeds} seeds, {args.steps:,} steps each):\n\n{tables[m]}"
+            for m, label in METRICS.items()
+        )
+        + "\n",
+    )
     if args.json:
         print(json.dumps({"settings": settings, "records": records}))
         return
@@ -176,8 +197,9 @@ def main() -> None:
         for (system, model), by_n in summarise(records, metric).items():
             table.add_row(system, model, *[f"{by_n[n][0]:.3g}" if n in by_n else "-" for n in sizes])
         console.print(table)
-    console.print(f"{len(records)} fits in {seconds / 60:.1f} min; wrote {fig_path}, {out / 'table.md'}, "
-                  f"{out / 'results.json'}")
+    console.print(
+        f"{len(records)} fits in {seconds / 60:.1f} min; wrote {fig_path}, {out / 'table.md'}, {out / 'results.json'}"
+    )
 
 
 if __name__ == "__main__":

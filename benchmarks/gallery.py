@@ -19,12 +19,12 @@ depend on how busy the machine is.
 
 from __future__ import annotations
 
-import jax
 import argparse
 import json
 from io import BytesIO
 from pathlib import Path
 
+import jax
 from PIL import Image
 
 import lnn
@@ -44,26 +44,54 @@ def small_copy(src: Path, dst: Path) -> None:
 
 
 def command(system: str, args) -> list[str]:
-    return ["compare", system, "--models", "lnn,hnn,baseline", "--steps", str(args.steps), "--n-train",
-            str(args.n_train), "--n-initial", str(args.n_initial), "--seed", str(args.seed), "--out",
-            f"{args.runs}/{system}"]
+    return [
+        "compare",
+        system,
+        "--models",
+        "lnn,hnn,baseline",
+        "--steps",
+        str(args.steps),
+        "--n-train",
+        str(args.n_train),
+        "--n-initial",
+        str(args.n_initial),
+        "--seed",
+        str(args.seed),
+        "--out",
+        f"{args.runs}/{system}",
+    ]
 
 
 def section(entries: list[tuple[str, list[str], dict]], args) -> str:
-    parts = [f"Made by `python benchmarks/gallery.py --steps {args.steps}` on {machine_description()}. "
-             "Each system is one `lnn compare` run: the same training states and the same number of training "
-             "steps for every model (a short budget: these show behaviour, not each model's best); "
-             "figures show the first coordinate's motion and phase portrait from one initial condition, and "
-             "the true energy error along the rollouts (mean over initial conditions, band 25–75 %).", ""]
+    parts = [
+        f"Made by `python benchmarks/gallery.py --steps {args.steps}` on {machine_description()}. "
+        "Each system is one `lnn compare` run: the same training states and the same number of training "
+        "steps for every model (a short budget: these show behaviour, not each model's best); "
+        "figures show the first coordinate's motion and phase portrait from one initial condition, and "
+        "the true energy error along the rollouts (mean over initial conditions, band 25–75 %).",
+        "",
+    ]
     for system, cmd, results in entries:
         s = lnn.systems.get(system)
-        parts += [f"### {system}", "", s.description + ".", "", "```bash", "lnn " + " ".join(cmd), "```", "",
-                  f"![{system}](docs/gallery/{system}.png)", "",
-                  "| model | derivative loss | rollout error (≤ 10 s) | energy error | valid time |",
-                  "|---|---|---|---|---|"]
+        parts += [
+            f"### {system}",
+            "",
+            s.description + ".",
+            "",
+            "```bash",
+            "lnn " + " ".join(cmd),
+            "```",
+            "",
+            f"![{system}](docs/gallery/{system}.png)",
+            "",
+            "| model | derivative loss | rollout error (≤ 10 s) | energy error | valid time |",
+            "|---|---|---|---|---|",
+        ]
         for name, r in results.items():
-            parts.append(f"| {name} | {r['derivative_loss']:.3g} | {r['rollout_error']:.3g} | "
-                         f"{r['energy_error'] * 100:.3g} % | {r['valid_time']:.3g} s |")
+            parts.append(
+                f"| {name} | {r['derivative_loss']:.3g} | {r['rollout_error']:.3g} | "
+                f"{r['energy_error'] * 100:.3g} % | {r['valid_time']:.3g} s |"
+            )
         parts.append("")
     return "\n".join(parts)
 

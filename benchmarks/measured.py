@@ -40,10 +40,9 @@ import numpy as np
 from lnn import mechanics, metrics, observed
 from lnn._angles import spread, wrapped_difference
 from lnn.errors import SingularMassMatrixError
-from lnn.training import build_model
 from lnn.integrate import RK4, rollout
 from lnn.models import with_dissipation
-from lnn.training import TrainConfig, fit
+from lnn.training import TrainConfig, build_model, fit
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "schmidt-lipson"
 FILES = ("real_pend_h_1", "real_double_pend_h_1", "real_linear_h_1", "real_double_linear_h_1")
@@ -88,21 +87,34 @@ def study(path: Path, args, horizons) -> dict:
     common = dict(width=args.width, dtype="float64")
     candidates = {
         "lnn": build_model("lnn", fit_data, keys[0], angles=obs.angles, **common),
-        "lnn+dissipation": with_dissipation(build_model("lnn", fit_data, keys[0], angles=obs.angles, **common),
-                                            key=keys[1], rate=0.05),
+        "lnn+dissipation": with_dissipation(
+            build_model("lnn", fit_data, keys[0], angles=obs.angles, **common), key=keys[1], rate=0.05
+        ),
         "baseline": build_model("baseline", fit_data, keys[2], angles=obs.angles, **common),
     }
-    config = TrainConfig(steps=args.steps, time_budget=args.budget, batch_size=min(256, len(fit_data)),
-                         eval_every=250, warmup_steps=200)
+    config = TrainConfig(
+        steps=args.steps, time_budget=args.budget, batch_size=min(256, len(fit_data)), eval_every=250, warmup_steps=200
+    )
     trained, steps = {}, {}
     for i, (label, model) in enumerate(candidates.items()):
-        trained[label], history = fit(model, fit_data, key=keys[3 + i % 3], config=config, val_dataset=val_data,
-                                      progress=not args.json, label=f"{path.stem} {label}")
+        trained[label], history = fit(
+            model,
+            fit_data,
+            key=keys[3 + i % 3],
+            config=config,
+            val_dataset=val_data,
+            progress=not args.json,
+            label=f"{path.stem} {label}",
+        )
         steps[label] = history[-1]["step"]
 
     sigma = spread(obs.q, obs.angles)
-    out = {"samples": len(obs), "train_seconds_of_data": _duration(train_obs), "test_seconds": _duration(test_obs),
-           "models": {}}
+    out = {
+        "samples": len(obs),
+        "train_seconds_of_data": _duration(train_obs),
+        "test_seconds": _duration(test_obs),
+        "models": {},
+    }
     predictions = {}
     for label, model in trained.items():
         errors, times, preds = [], [], []
@@ -117,7 +129,7 @@ def study(path: Path, args, horizons) -> dict:
             preds.append((ts[1:], q, v))
         err, dt = np.concatenate(errors), np.concatenate(times)
         err = np.where(np.isfinite(err), err, np.inf)
-        valid = [metrics.valid_prediction_time(t, e[None], THRESHOLD)[0] for t, e in zip(times, errors)]
+        valid = [metrics.valid_prediction_time(t, e[None], THRESHOLD)[0] for t, e in zip(times, errors, strict=True)]
         out["models"][label] = {
             "error_within": {f"{h:g}": float(np.mean(err[dt <= h])) for h in horizons if np.any(dt <= h)},
             "valid_time": float(np.median(valid)),
@@ -128,8 +140,9 @@ def study(path: Path, args, horizons) -> dict:
     energy = energy_behaviour(trained["lnn+dissipation"], train_data, test_obs, predictions)
     out.update(energy)
     args.figures.mkdir(parents=True, exist_ok=True)
-    out["figure"] = str(figure(args.figures / f"{path.stem}.png", path.stem, test_obs, predictions, sigma,
-                               energy["_curves"]))
+    out["figure"] = str(
+        figure(args.figures / f"{path.stem}.png", path.stem, test_obs, predictions, sigma, energy["_curves"])
+    )
     del out["_curves"]
     return out
 
@@ -140,10 +153,14 @@ def energy_behaviour(model, train_data, test_obs, predictions) -> dict:
     q_train = jnp.asarray(train_data.q)
     rest_index = int(jnp.argmin(E(q_train, jnp.zeros_like(q_train))))  # lowest learned potential seen
     q_rest = train_data.q[rest_index]
-    e_rest = float(E(q_train[rest_index:rest_index + 1], jnp.zeros((1, train_data.dof)))[0])
+    e_rest = float(E(q_train[rest_index : rest_index + 1], jnp.zeros((1, train_data.dof)))[0])
     test_data = observed.estimate(test_obs)
-    curves = {"data": [(train_data.t, np.asarray(E(q_train, jnp.asarray(train_data.qdot))) - e_rest),
-                       (test_data.t, np.asarray(E(jnp.asarray(test_data.q), jnp.asarray(test_data.qdot))) - e_rest)]}
+    curves = {
+        "data": [
+            (train_data.t, np.asarray(E(q_train, jnp.asarray(train_data.qdot))) - e_rest),
+            (test_data.t, np.asarray(E(jnp.asarray(test_data.q), jnp.asarray(test_data.qdot))) - e_rest),
+        ]
+    }
     rates = {"data": float(np.median([metrics.energy_decay_rate(t, e, 0.0) for t, e in curves["data"]]))}
     rises = {}
     for label, preds in predictions.items():
@@ -174,11 +191,12 @@ def figure(path, title, test_obs, predictions, sigma, curves):
     colors = {"data": "black", "lnn": "tab:blue", "lnn+dissipation": "tab:green", "baseline": "tab:red"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
     for label, preds in predictions.items():
-        for k, (traj, idx) in enumerate(test_obs.segments()):
+        for k, (_, idx) in enumerate(test_obs.segments()):
             t, q, _ = preds[k]
-            d = metrics.wrapped_difference(q, test_obs.q[idx], test_obs.angles) / sigma
-            ax1.plot(t - t[0], np.sqrt(np.mean(d**2, axis=-1)), color=colors[label], lw=1,
-                     label=label if k == 0 else None)
+            d = wrapped_difference(q, test_obs.q[idx], test_obs.angles) / sigma
+            ax1.plot(
+                t - t[0], np.sqrt(np.mean(d**2, axis=-1)), color=colors[label], lw=1, label=label if k == 0 else None
+            )
     ax1.set_yscale("log")
     ax1.axhline(THRESHOLD, color="gray", ls=":", lw=1)
     ax1.set_xlabel("time since the end of the training data (s)")
@@ -186,8 +204,14 @@ def figure(path, title, test_obs, predictions, sigma, curves):
     ax1.legend(fontsize=8)
     for label, series in curves.items():
         for k, (t, e) in enumerate(series):
-            ax2.plot(t, e, color=colors[label], lw=1.6 if label == "data" else 1,
-                     alpha=0.5 if label == "data" else 1, label=label if k == 0 else None)
+            ax2.plot(
+                t,
+                e,
+                color=colors[label],
+                lw=1.6 if label == "data" else 1,
+                alpha=0.5 if label == "data" else 1,
+                label=label if k == 0 else None,
+            )
     ax2.set_xlabel("time (s)")
     ax2.set_ylabel("learned energy above rest, E_θ − E_rest")
     ax2.set_title("energy of the LNN + dissipation model", fontsize=9)
@@ -210,8 +234,10 @@ def print_table(name: str, result: dict, horizons) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{name}: trained on {result['train_seconds_of_data']:.0f} s, predicting "
-                        f"{result['test_seconds']:.0f} s ({result['seconds']:.0f} s of compute)")
+    table = Table(
+        title=f"{name}: trained on {result['train_seconds_of_data']:.0f} s, predicting "
+        f"{result['test_seconds']:.0f} s ({result['seconds']:.0f} s of compute)"
+    )
     table.add_column("model")
     for h in horizons:
         table.add_column(f"err ≤{h:g} s", justify="right")
@@ -220,9 +246,14 @@ def print_table(name: str, result: dict, horizons) -> None:
     table.add_column("max E rise", justify="right")
     table.add_column("steps", justify="right")
     for label, m in result["models"].items():
-        table.add_row(label, *[f"{m['error_within'].get(f'{h:g}', float('nan')):.3g}" for h in horizons],
-                      f"{m['valid_time']:.1f}", f"{result['energy_decay_rate'][label]:.3g}",
-                      f"{result['largest_energy_rise'][label]:.2g}", f"{m['steps']:,}")
+        table.add_row(
+            label,
+            *[f"{m['error_within'].get(f'{h:g}', float('nan')):.3g}" for h in horizons],
+            f"{m['valid_time']:.1f}",
+            f"{result['energy_decay_rate'][label]:.3g}",
+            f"{result['largest_energy_rise'][label]:.2g}",
+            f"{m['steps']:,}",
+        )
     table.add_row("data", *[""] * len(horizons), "", f"{result['energy_decay_rate']['data']:.3g}", "", "")
     console = Console(width=110)
     console.print(table)
@@ -230,9 +261,11 @@ def print_table(name: str, result: dict, horizons) -> None:
     if "error" in d:
         console.print(f"learned damping: not reported ({d['error']}); figure {result['figure']}\n")
         return
-    console.print(f"learned damping: rate γ = {_fmt(d['rate'])} 1/s, energy decay time {_fmt(d['decay_time'])} s, "
-                  f"damping ratio ζ = {_fmt(d['damping_ratio'])}, frequency ω = {_fmt(d['frequency'])} rad/s; "
-                  f"figure {result['figure']}\n")
+    console.print(
+        f"learned damping: rate γ = {_fmt(d['rate'])} 1/s, energy decay time {_fmt(d['decay_time'])} s, "
+        f"damping ratio ζ = {_fmt(d['damping_ratio'])}, frequency ω = {_fmt(d['frequency'])} rad/s; "
+        f"figure {result['figure']}\n"
+    )
 
 
 def _fmt(values) -> str:

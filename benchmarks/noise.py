@@ -40,13 +40,13 @@ initial states drawn like the training motions, mean over them.
 
 from __future__ import annotations
 
-import diffrax
 import argparse
 import dataclasses
 import json
 import time
 from pathlib import Path
 
+import diffrax
 import jax
 import numpy as np
 from rich.console import Console
@@ -55,7 +55,6 @@ from rich.table import Table
 import lnn
 from lnn import data, io, metrics, observed, plot
 from lnn.experiment import machine_description
-from lnn.training import build_model
 from lnn.observed import (
     EstimatedStates,
     FreeStates,
@@ -64,7 +63,7 @@ from lnn.observed import (
     WarmStart,
     fit_observations,
 )
-from lnn.training import TrainConfig, fit
+from lnn.training import TrainConfig, build_model, fit
 
 console = Console()
 
@@ -75,16 +74,18 @@ def setting(system, key, *, noise, n_trajectories, duration, max_energy):
     kw = dict(duration=duration, fps=30.0, jitter=0.5, max_energy=max_energy)
     obs = observed.simulate(system, k_obs, n_trajectories, noise=noise, **kw)
     clean = observed.simulate(system, k_obs, n_trajectories, noise=0.0, velocities=True, **kw)
-    exact = data.Dataset(clean.q, clean.qdot, np.asarray(lnn.accelerations(system, clean.q, clean.qdot)),
-                         clean.trajectory, clean.t)
+    exact = data.Dataset(
+        clean.q, clean.qdot, np.asarray(lnn.accelerations(system, clean.q, clean.qdot)), clean.trajectory, clean.t
+    )
     return obs, exact
 
 
 def held_out_truth(system, key, *, t_end, max_energy, n=20):
     q0, v0 = system.sample_states(key, n, max_energy=max_energy)
     ts = np.arange(int(round(t_end * 20)) + 1) / 20
-    q, v = lnn.rollout(system, q0, v0, ts, solver=diffrax.Dopri8(),
-                       stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    q, v = lnn.rollout(
+        system, q0, v0, ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11)
+    )
     return metrics.Truth(ts, np.asarray(q), np.asarray(v)), metrics.Protocol(n_initial=n, t_end=t_end, fps=20)
 
 
@@ -102,12 +103,14 @@ def train(kind, method, obs, exact, system, key, steps, matching, *, split_key=N
             in_val = np.isin(exact.trajectory, held_out)
             train_set, val_set = exact.subset(~in_val), exact.subset(in_val)
         model = build_model(kind, exact, jax.random.fold_in(key, 1), angles=system.angles, true_system=system)
-        model, history = fit(model, train_set, key=jax.random.fold_in(key, 2), config=cfg, val_dataset=val_set,
-                             progress=False)
+        model, history = fit(
+            model, train_set, key=jax.random.fold_in(key, 2), config=cfg, val_dataset=val_set, progress=False
+        )
     else:
         learning = matching if method == "matching" else FromDerivatives()
-        model, history = fit_observations(kind, obs, key=key, method=learning, train_config=cfg, progress=False,
-                                          split_key=split_key)
+        model, history = fit_observations(
+            kind, obs, key=key, method=learning, train_config=cfg, progress=False, split_key=split_key
+        )
     return model, history, time.perf_counter() - t0
 
 
@@ -118,8 +121,9 @@ def error_at(ev, t):
 # The pendulum's trajectory-matching recipe (see the README): Adam on 2-s windows with free initial states and
 # weight decay (again from a warm start on the derivative estimate if it stalls), an L-BFGS polish, then L-BFGS on
 # 4-s windows that start from the trained states (relinked before each L-BFGS stage).
-PENDULUM_MATCHING = TrajectoryMatching(window=31, every=2, dt=0.1, initial=FreeStates((61,)),
-                                       warm_start=WarmStart(5000, if_stalled=True))
+PENDULUM_MATCHING = TrajectoryMatching(
+    window=31, every=2, dt=0.1, initial=FreeStates((61,)), warm_start=WarmStart(5000, if_stalled=True)
+)
 PENDULUM_MATCHING_TRAIN = {"learning_rate": 1e-3, "weight_decay": 1.0, "lbfgs_steps": 500}
 
 
@@ -141,47 +145,100 @@ def pendulum_study(args, key):
         for seed in range(args.seeds):
             k_seed = jax.random.fold_in(key, 1000 + seed)
             for method in methods:
-                model, history, seconds = train("lnn", method, obs, exact, system, k_seed, args.pendulum_steps,
-                                                learning, split_key=split_key, matching_train=matching_train)
+                model, history, seconds = train(
+                    "lnn",
+                    method,
+                    obs,
+                    exact,
+                    system,
+                    k_seed,
+                    args.pendulum_steps,
+                    learning,
+                    split_key=split_key,
+                    matching_train=matching_train,
+                )
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
                 if seed == 0 and split == args.splits[0]:
                     evaluations[f"lnn ({method})"] = ev
-                runs[method].append({"error_10s": error_at(ev, 10.0), "error_1s": error_at(ev, 1.0),
-                                     "valid_time": ev.metrics["valid_time"], "steps": history[-1]["step"],
-                                     "seconds": seconds,
-                                     "relinked": [h["relinked"] for h in history if "relinked" in h],
-                                     "warm_restart": [h["warm_restart"] for h in history if "warm_restart" in h]})
-                console.print(f"pendulum lnn ({method}), split {split} (held out {held_out}), seed {seed}: "
-                              f"{runs[method][-1]}")
-        rows = {m: {**{k: float(np.median([r[k] for r in rs])) for k in ("error_10s", "error_1s", "valid_time")},
-                    "error_10s_per_seed": [r["error_10s"] for r in rs], "steps": rs[0]["steps"],
-                    "seconds": round(float(np.mean([r["seconds"] for r in rs])), 1),
-                    "relinked_per_seed": [r["relinked"] for r in rs]} for m, rs in runs.items()}
+                runs[method].append(
+                    {
+                        "error_10s": error_at(ev, 10.0),
+                        "error_1s": error_at(ev, 1.0),
+                        "valid_time": ev.metrics["valid_time"],
+                        "steps": history[-1]["step"],
+                        "seconds": seconds,
+                        "relinked": [h["relinked"] for h in history if "relinked" in h],
+                        "warm_restart": [h["warm_restart"] for h in history if "warm_restart" in h],
+                    }
+                )
+                console.print(
+                    f"pendulum lnn ({method}), split {split} (held out {held_out}), seed {seed}: {runs[method][-1]}"
+                )
+        rows = {
+            m: {
+                **{k: float(np.median([r[k] for r in rs])) for k in ("error_10s", "error_1s", "valid_time")},
+                "error_10s_per_seed": [r["error_10s"] for r in rs],
+                "steps": rs[0]["steps"],
+                "seconds": round(float(np.mean([r["seconds"] for r in rs])), 1),
+                "relinked_per_seed": [r["relinked"] for r in rs],
+            }
+            for m, rs in runs.items()
+        }
         ratio = rows["matching"]["error_10s"] / rows["exact"]["error_10s"]
-        splits.append({"split": split, "held_out": held_out, "models": rows, "matching_over_exact_10s": ratio,
-                       "within_2x": bool(ratio <= 2.0)})
-    figure = plot.position_error(Path(args.out) / "figures" / "pendulum_position_error.png", system, evaluations,
-                                 protocol.threshold)
-    table = Table(title=f"pendulum, positions only with {args.pendulum_noise:.0%} noise, 30 fps jittered; "
-                        f"{args.pendulum_steps[0]:,} steps (acceleration loss) / {args.pendulum_steps[1]:,} "
-                        f"(matching); median of {args.seeds} seeds")
-    for col in ("held out", "LNN learned from", "error at 10 s", "per seed", "error at 1 s", "valid time", "steps",
-                "seconds"):
+        splits.append(
+            {
+                "split": split,
+                "held_out": held_out,
+                "models": rows,
+                "matching_over_exact_10s": ratio,
+                "within_2x": bool(ratio <= 2.0),
+            }
+        )
+    figure = plot.position_error(
+        Path(args.out) / "figures" / "pendulum_position_error.png", system, evaluations, protocol.threshold
+    )
+    table = Table(
+        title=f"pendulum, positions only with {args.pendulum_noise:.0%} noise, 30 fps jittered; "
+        f"{args.pendulum_steps[0]:,} steps (acceleration loss) / {args.pendulum_steps[1]:,} "
+        f"(matching); median of {args.seeds} seeds"
+    )
+    for col in (
+        "held out",
+        "LNN learned from",
+        "error at 10 s",
+        "per seed",
+        "error at 1 s",
+        "valid time",
+        "steps",
+        "seconds",
+    ):
         table.add_column(col, justify="right")
     for result in splits:
         for method, r in result["models"].items():
-            table.add_row(",".join(map(str, result["held_out"])), method if method != "exact" else
-                          "exact q̈ (reference)", f"{r['error_10s']:.3g}",
-                          " ".join(f"{e:.2g}" for e in r["error_10s_per_seed"]), f"{r['error_1s']:.3g}",
-                          f"{r['valid_time']:.3g} s", f"{r['steps']:,}", f"{r['seconds']:.0f}")
+            table.add_row(
+                ",".join(map(str, result["held_out"])),
+                method if method != "exact" else "exact q̈ (reference)",
+                f"{r['error_10s']:.3g}",
+                " ".join(f"{e:.2g}" for e in r["error_10s_per_seed"]),
+                f"{r['error_1s']:.3g}",
+                f"{r['valid_time']:.3g} s",
+                f"{r['steps']:,}",
+                f"{r['seconds']:.0f}",
+            )
     console.print(table)
     for result in splits:
         ratio = result["matching_over_exact_10s"]
-        console.print(f"held out {result['held_out']}: matching / exact at 10 s (medians): {ratio:.2f} "
-                      f"({'within' if ratio <= 2 else 'NOT within'} 2×)")
+        console.print(
+            f"held out {result['held_out']}: matching / exact at 10 s (medians): {ratio:.2f} "
+            f"({'within' if ratio <= 2 else 'NOT within'} 2×)"
+        )
     console.print(f"figure {figure}")
-    return {"noise": args.pendulum_noise, "seeds": args.seeds, "splits": splits,
-            "within_2x": all(r["within_2x"] for r in splits)}
+    return {
+        "noise": args.pendulum_noise,
+        "seeds": args.seeds,
+        "splits": splits,
+        "within_2x": all(r["within_2x"] for r in splits),
+    }
 
 
 def double_pendulum_study(args, key):
@@ -198,27 +255,54 @@ def double_pendulum_study(args, key):
                     results.append({**exact_rows[kind], "noise": noise})
                     continue
                 initial = FreeStates() if args.matching_initial == "free" else EstimatedStates()
-                model, history, seconds = train(kind, method, obs, exact, system, key, args.double_steps,
-                                                TrajectoryMatching(window=7, every=1, dt=0.034, initial=initial))
+                model, history, seconds = train(
+                    kind,
+                    method,
+                    obs,
+                    exact,
+                    system,
+                    key,
+                    args.double_steps,
+                    TrajectoryMatching(window=7, every=1, dt=0.034, initial=initial),
+                )
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
-                row = {"model": kind, "method": method, "noise": noise, "error_0.5s": error_at(ev, 0.5),
-                       "error_1s": error_at(ev, 1.0), "valid_time": ev.metrics["valid_time"],
-                       "steps": history[-1]["step"], "seconds": round(seconds, 1)}
+                row = {
+                    "model": kind,
+                    "method": method,
+                    "noise": noise,
+                    "error_0.5s": error_at(ev, 0.5),
+                    "error_1s": error_at(ev, 1.0),
+                    "valid_time": ev.metrics["valid_time"],
+                    "steps": history[-1]["step"],
+                    "seconds": round(seconds, 1),
+                }
                 if method == "exact":  # does not see the noise: train once, report on every row
                     exact_rows[kind] = row
                 results.append(row)
                 console.print(f"double pendulum {kind} ({method}), noise {noise:g}: {row}")
-    table = Table(title=f"double pendulum, positions only, 30 fps jittered; {args.double_steps[0]:,} steps "
-                        f"(acceleration loss) / {args.double_steps[1]:,} (matching)")
-    for col in ("model", "learned from", "noise", "error at 0.5 s", "error at 1 s", "valid time", "steps",
-                "seconds"):
+    table = Table(
+        title=f"double pendulum, positions only, 30 fps jittered; {args.double_steps[0]:,} steps "
+        f"(acceleration loss) / {args.double_steps[1]:,} (matching)"
+    )
+    for col in ("model", "learned from", "noise", "error at 0.5 s", "error at 1 s", "valid time", "steps", "seconds"):
         table.add_column(col, justify="right")
     for r in results:
-        table.add_row(r["model"], r["method"], f"{r['noise']:.0%}", f"{r['error_0.5s']:.3g}", f"{r['error_1s']:.3g}",
-                      f"{r['valid_time']:.3g} s", f"{r['steps']:,}", f"{r['seconds']:.0f}")
+        table.add_row(
+            r["model"],
+            r["method"],
+            f"{r['noise']:.0%}",
+            f"{r['error_0.5s']:.3g}",
+            f"{r['error_1s']:.3g}",
+            f"{r['valid_time']:.3g} s",
+            f"{r['steps']:,}",
+            f"{r['seconds']:.0f}",
+        )
     console.print(table)
-    figure = plot.noise_robustness(Path(args.out) / "figures" / "double_pendulum_noise.png", results,
-                                   title="double pendulum learned from noisy positions only")
+    figure = plot.noise_robustness(
+        Path(args.out) / "figures" / "double_pendulum_noise.png",
+        results,
+        title="double pendulum learned from noisy positions only",
+    )
     console.print(f"figure {figure}")
     return results
 
@@ -234,16 +318,21 @@ def main() -> None:
     p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
     p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
-    p.add_argument("--matching-initial", default="estimated", choices=("estimated", "free"),
-                   help="double pendulum: initial state of each matching window (see lnn.observed)")
+    p.add_argument(
+        "--matching-initial",
+        default="estimated",
+        choices=("estimated", "free"),
+        help="double pendulum: initial state of each matching window (see lnn.observed)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/noise", help="folder for figures and results.json")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = p.parse_args()
     args.noise_levels = [float(x) for x in args.noise_levels.split(",")]
     args.splits = [int(x) for x in args.splits.split(",")]
-    args.pendulum_steps, args.double_steps = ([int(x) for x in a.split(",")] for a in (args.pendulum_steps,
-                                                                                        args.double_steps))
+    args.pendulum_steps, args.double_steps = (
+        [int(x) for x in a.split(",")] for a in (args.pendulum_steps, args.double_steps)
+    )
     key = jax.random.key(args.seed)
     console.print(f"machine: {machine_description()}")
     t0 = time.perf_counter()

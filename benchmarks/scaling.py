@@ -39,8 +39,12 @@ def main() -> None:
     jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1,2,4,8,16,32,64,128,256")
-    p.add_argument("--reference-up-to", type=int, default=128,
-                   help="largest n for the reference (its pinv of a 2n-wide Hessian gets slow)")
+    p.add_argument(
+        "--reference-up-to",
+        type=int,
+        default=128,
+        help="largest n for the reference (its pinv of a 2n-wide Hessian gets slow)",
+    )
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--depth", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
@@ -67,9 +71,11 @@ def main() -> None:
         q, qdot = q.astype(args.dtype), qdot.astype(args.dtype)
         qddot = system.closed_form_accelerations(q, qdot).astype(args.dtype)
         arch = dict(key=k_model, width=args.width, depth=args.depth, dtype=args.dtype)
-        models = {"lnn dense": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.LU(), **arch),
-                  "lnn cg": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.CG(), **arch),
-                  "lnn auto": lnn.LagrangianNN(n, **arch)}
+        models = {
+            "lnn dense": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.LU(), **arch),
+            "lnn cg": lnn.LagrangianNN(n, linear_solver=lnn.mechanics.CG(), **arch),
+            "lnn auto": lnn.LagrangianNN(n, **arch),
+        }
         if n <= args.reference_up_to:
             models["reference"] = Reference(models["lnn dense"])
         calls = []
@@ -84,18 +90,23 @@ def main() -> None:
         table = per_state[kind]
         return table[128][index] / table[8][index] if 8 in table and 128 in table else None
 
-    result = {"growth_8_to_128": growth("lnn auto"), "reference_growth_8_to_128": growth("reference"),
-              "train_growth_8_to_128": growth("lnn auto", 1),
-              "reference_train_growth_8_to_128": growth("reference", 1),
-              "dense_growth_8_to_128": growth("lnn dense"), "cg_growth_8_to_128": growth("lnn cg"),
-              "cg_from_dof": lnn.mechanics.CG_FROM_DOF,
-              "per_state_seconds": {k: {str(n): v for n, v in t.items()} for k, t in per_state.items()}}
+    result = {
+        "growth_8_to_128": growth("lnn auto"),
+        "reference_growth_8_to_128": growth("reference"),
+        "train_growth_8_to_128": growth("lnn auto", 1),
+        "reference_train_growth_8_to_128": growth("reference", 1),
+        "dense_growth_8_to_128": growth("lnn dense"),
+        "cg_growth_8_to_128": growth("lnn cg"),
+        "cg_from_dof": lnn.mechanics.CG_FROM_DOF,
+        "per_state_seconds": {k: {str(n): v for n, v in t.items()} for k, t in per_state.items()},
+    }
     if args.json:
         print(json.dumps(result))
         return
     console = Console(width=140)
-    console.print(header(f"spring chain, LagrangianNN {args.width}x{args.depth}, batch {args.batch}, {args.dtype}",
-                         args.repeats))
+    console.print(
+        header(f"spring chain, LagrangianNN {args.width}x{args.depth}, batch {args.batch}, {args.dtype}", args.repeats)
+    )
     for index, what in ((0, "accelerations"), (1, "training step")):
         table = Table(title=f"µs per state, {what}")
         table.add_column("n", justify="right")
@@ -105,16 +116,21 @@ def main() -> None:
         table.add_column("CG iterations", justify="right")
         for n in sizes:
             cells = [f"{1e6 * per_state[k][n][index]:,.1f}" if n in per_state[k] else "—" for k in KINDS]
-            ratio = (f"{per_state['reference'][n][index] / per_state['lnn auto'][n][index]:.1f}x"
-                     if n in per_state["reference"] else "—")
+            ratio = (
+                f"{per_state['reference'][n][index] / per_state['lnn auto'][n][index]:.1f}x"
+                if n in per_state["reference"]
+                else "—"
+            )
             table.add_row(str(n), *cells, ratio, str(cg_iterations[n]))
         console.print(table)
-    fmt = lambda g: "—" if g is None else f"{g:.1f}x"  # noqa: E731
-    console.print(f"growth of cost per state from n = 8 to n = 128 (linear: 16x): accelerations lnn auto "
-                  f"{fmt(result['growth_8_to_128'])}, reference {fmt(result['reference_growth_8_to_128'])}; "
-                  f"training step lnn auto {fmt(result['train_growth_8_to_128'])}, reference "
-                  f"{fmt(result['reference_train_growth_8_to_128'])}. lnn auto switches to CG at n ≥ "
-                  f"{lnn.mechanics.CG_FROM_DOF}.")
+    fmt = lambda g: "—" if g is None else f"{g:.1f}x"
+    console.print(
+        f"growth of cost per state from n = 8 to n = 128 (linear: 16x): accelerations lnn auto "
+        f"{fmt(result['growth_8_to_128'])}, reference {fmt(result['reference_growth_8_to_128'])}; "
+        f"training step lnn auto {fmt(result['train_growth_8_to_128'])}, reference "
+        f"{fmt(result['reference_train_growth_8_to_128'])}. lnn auto switches to CG at n ≥ "
+        f"{lnn.mechanics.CG_FROM_DOF}."
+    )
 
 
 def _cg_iterations(model, q, qdot) -> int:

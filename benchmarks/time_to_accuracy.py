@@ -39,17 +39,38 @@ def attempt(name: str, budget: float, seed: int, truth, config: ExperimentConfig
     k_data, k_model, k_fit, k_eval = jax.random.split(jax.random.key(seed), 4)
     t0 = time.perf_counter()
     dataset = data.random_states(system, k_data, config.n_train)
-    model = build_model(name, dataset, k_model, angles=system.angles, true_system=system, width=config.width, depth=config.depth,
-                        init=config.init, dtype=config.dtype)
-    cfg = training.TrainConfig(steps=None, time_budget=budget, batch_size=config.batch_size,
-                            learning_rate=config.learning_rate, final_lr=config.final_lr)
+    model = build_model(
+        name,
+        dataset,
+        k_model,
+        angles=system.angles,
+        true_system=system,
+        width=config.width,
+        depth=config.depth,
+        init=config.init,
+        dtype=config.dtype,
+    )
+    cfg = training.TrainConfig(
+        steps=None,
+        time_budget=budget,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        final_lr=config.final_lr,
+    )
     model, history = training.fit(model, dataset, key=k_fit, config=cfg, progress=progress, label=f"{name} {budget:g}s")
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ev = metrics.evaluate(model, system, key=k_eval, protocol=config.protocol, truth=truth)
-    return {"model": name, "budget": budget, "seconds": wall, "steps": history[-1]["step"],
-            "energy_error": ev.metrics["energy_error"], "energy_error_median": ev.metrics["energy_error_median"],
-            "failed": ev.metrics["failed"], "eval_seconds": time.perf_counter() - t1}
+    return {
+        "model": name,
+        "budget": budget,
+        "seconds": wall,
+        "steps": history[-1]["step"],
+        "energy_error": ev.metrics["energy_error"],
+        "energy_error_median": ev.metrics["energy_error_median"],
+        "failed": ev.metrics["failed"],
+        "eval_seconds": time.perf_counter() - t1,
+    }
 
 
 def main() -> None:
@@ -64,8 +85,9 @@ def main() -> None:
 
     config = ExperimentConfig()
     system = lnn.systems.get(config.system)
-    truth = metrics.true_rollouts(system, key=jax.random.split(jax.random.key(args.seed), 4)[3],
-                                  protocol=config.protocol)
+    truth = metrics.true_rollouts(
+        system, key=jax.random.split(jax.random.key(args.seed), 4)[3], protocol=config.protocol
+    )
     rows, reached = [], {}
     for name in args.models.split(","):
         budget = args.start
@@ -77,9 +99,14 @@ def main() -> None:
                 break
             budget *= 2
     lnn_row = reached.get("lnn")
-    result = {"seconds": lnn_row["seconds"] if lnn_row else None, "steps": lnn_row["steps"] if lnn_row else None,
-              "energy_error": lnn_row["energy_error"] if lnn_row else None, "seed": args.seed,
-              "target": TARGETS["lnn"], "attempts": rows}
+    result = {
+        "seconds": lnn_row["seconds"] if lnn_row else None,
+        "steps": lnn_row["steps"] if lnn_row else None,
+        "energy_error": lnn_row["energy_error"] if lnn_row else None,
+        "seed": args.seed,
+        "target": TARGETS["lnn"],
+        "attempts": rows,
+    }
     if "baseline" in reached:
         result["baseline_seconds"] = reached["baseline"]["seconds"]
         result["baseline_energy_error"] = reached["baseline"]["energy_error"]
@@ -87,21 +114,47 @@ def main() -> None:
         print(json.dumps(result))
         return
     console = Console(width=120)
-    console.print(header(f"double pendulum, lnn defaults ({config.width}x{config.depth} {config.dtype}, "
-                         f"{config.n_train:,} states, batch {config.batch_size}), seed {args.seed}", 1))
+    console.print(
+        header(
+            f"double pendulum, lnn defaults ({config.width}x{config.depth} {config.dtype}, "
+            f"{config.n_train:,} states, batch {config.batch_size}), seed {args.seed}",
+            1,
+        )
+    )
     table = Table()
-    for col in ("model", "budget (s)", "wall (s)", "steps", "energy error", "median", "failed", "target",
-                "met", "eval (s)"):
+    for col in (
+        "model",
+        "budget (s)",
+        "wall (s)",
+        "steps",
+        "energy error",
+        "median",
+        "failed",
+        "target",
+        "met",
+        "eval (s)",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         target = TARGETS[r["model"]]
-        table.add_row(r["model"], f"{r['budget']:g}", f"{r['seconds']:.0f}", f"{r['steps']:,}",
-                      f"{100 * r['energy_error']:.3g}%", f"{100 * r['energy_error_median']:.3g}%", str(r["failed"]),
-                      f"{100 * target:g}%", "yes" if r["energy_error"] <= target else "no", f"{r['eval_seconds']:.0f}")
+        table.add_row(
+            r["model"],
+            f"{r['budget']:g}",
+            f"{r['seconds']:.0f}",
+            f"{r['steps']:,}",
+            f"{100 * r['energy_error']:.3g}%",
+            f"{100 * r['energy_error_median']:.3g}%",
+            str(r["failed"]),
+            f"{100 * target:g}%",
+            "yes" if r["energy_error"] <= target else "no",
+            f"{r['eval_seconds']:.0f}",
+        )
     console.print(table)
     if lnn_row:
-        console.print(f"lnn reached ≤ {100 * TARGETS['lnn']:g}% in {lnn_row['seconds']:.0f} s wall "
-                      f"({lnn_row['steps']:,} steps): energy error {100 * lnn_row['energy_error']:.3g}%.")
+        console.print(
+            f"lnn reached ≤ {100 * TARGETS['lnn']:g}% in {lnn_row['seconds']:.0f} s wall "
+            f"({lnn_row['steps']:,} steps): energy error {100 * lnn_row['energy_error']:.3g}%."
+        )
     else:
         console.print(f"lnn did not reach {100 * TARGETS['lnn']:g}% within a {args.max_budget:g} s budget.")
 

@@ -22,8 +22,7 @@ from rich.table import Table
 import lnn
 from lnn import data, metrics
 from lnn.experiment import machine_description
-from lnn.training import build_model
-from lnn.training import TrainConfig, fit
+from lnn.training import TrainConfig, build_model, fit
 
 # name -> (model overrides, training overrides)
 VARIANTS = {
@@ -57,31 +56,45 @@ def main() -> None:
         model = build_model("lnn", train_set, k_model, angles=system.angles, true_system=system, **model_kw)
         t0 = time.perf_counter()
         try:
-            trained, history = fit(model, train_set, key=k_fit, progress=False,
-                                   config=TrainConfig(steps=args.steps, **train_kw))
+            trained, history = fit(
+                model, train_set, key=k_fit, progress=False, config=TrainConfig(steps=args.steps, **train_kw)
+            )
             seconds = time.perf_counter() - t0
             ev = metrics.evaluate(trained, system, key=k_eval).metrics
             acc = metrics.acceleration_error(trained, held_out.q, held_out.qdot, held_out.qddot)
-            results[name] = {"seconds": seconds, **acc, **{k: ev[k] for k in (
-                "energy_error", "energy_error_median", "failed", "indefinite_mass_matrix_fraction")}}
+            results[name] = {
+                "seconds": seconds,
+                **acc,
+                **{
+                    k: ev[k]
+                    for k in ("energy_error", "energy_error_median", "failed", "indefinite_mass_matrix_fraction")
+                },
+            }
         except lnn.errors.TrainingDivergedError as err:
             results[name] = {"seconds": time.perf_counter() - t0, "diverged": str(err)}
     if args.json:
         print(json.dumps(results))
         return
     console = Console(width=max(Console().width, 110))
-    console.print(f"double pendulum LNN, {args.steps:,} steps each, batch 256, seed {args.seed}; {machine_description()}")
+    console.print(
+        f"double pendulum LNN, {args.steps:,} steps each, batch 256, seed {args.seed}; {machine_description()}"
+    )
     table = Table()
-    for col in ("variant", "train s", "accel. error", "energy error (mean)", "(median)", "failed",
-                "indefinite M"):
+    for col in ("variant", "train s", "accel. error", "energy error (mean)", "(median)", "failed", "indefinite M"):
         table.add_column(col, justify="right", no_wrap=True)
     for name, r in results.items():
         if "diverged" in r:
             table.add_row(name, f"{r['seconds']:.0f}", "diverged", "-", "-", "-", "-")
             continue
-        table.add_row(name, f"{r['seconds']:.0f}", f"{r['accel_relative_error'] * 100:.3g}%",
-                      f"{r['energy_error'] * 100:.3g}%", f"{r['energy_error_median'] * 100:.3g}%", str(r["failed"]),
-                      f"{r['indefinite_mass_matrix_fraction'] * 100:.0f}%")
+        table.add_row(
+            name,
+            f"{r['seconds']:.0f}",
+            f"{r['accel_relative_error'] * 100:.3g}%",
+            f"{r['energy_error'] * 100:.3g}%",
+            f"{r['energy_error_median'] * 100:.3g}%",
+            str(r["failed"]),
+            f"{r['indefinite_mass_matrix_fraction'] * 100:.0f}%",
+        )
     console.print(table)
 
 

@@ -82,31 +82,43 @@ def main() -> None:
         train_set = data.random_states(system, jax.random.fold_in(k_data, n), args.states)
         held_out = data.random_states(system, jax.random.fold_in(k_data, n + 1), 256)
         batch = max(1, POINTS_PER_BATCH // n)
-        config = TrainConfig(steps=args.steps, batch_size=batch, warmup_steps=min(100, args.steps // 5),
-                             eval_every=max(args.steps // 5, 1))
+        config = TrainConfig(
+            steps=args.steps,
+            batch_size=batch,
+            warmup_steps=min(100, args.steps // 5),
+            eval_every=max(args.steps // 5, 1),
+        )
         h = system.parameters["length"] / n
         c = math.sqrt(system.parameters["tension"] / system.parameters["density"])
-        protocol = metrics.Protocol(n_initial=args.initial, t_end=args.periods * period, fps=20 / period,
-                                    solver=lnn.RK4(0.5 * h / c))
+        protocol = metrics.Protocol(
+            n_initial=args.initial, t_end=args.periods * period, fps=20 / period, solver=lnn.RK4(0.5 * h / c)
+        )
         truth = metrics.true_rollouts(system, key=k_eval, protocol=protocol)
         models, rows, evals = {}, {}, {}
         for kind in ("density", "local"):
-            model = build_field_model(kind, train_set.q, train_set.qdot, train_set.qddot, key=k_model,
-                                  width=args.width, depth=args.depth)
+            model = build_field_model(
+                kind, train_set.q, train_set.qdot, train_set.qddot, key=k_model, width=args.width, depth=args.depth
+            )
             t0 = time.perf_counter()
-            models[kind], history = fit(model, train_set, key=k_fit, config=config, progress=not args.json,
-                                        label=f"{kind} n={n}")
+            models[kind], history = fit(
+                model, train_set, key=k_fit, config=config, progress=not args.json, label=f"{kind} n={n}"
+            )
             seconds = time.perf_counter() - t0
             rows[kind], evals[kind] = judge(models[kind], system, truth, protocol, held_out, k_eval)
-            rows[kind].update(train_seconds=seconds, steps=history[-1]["step"], parameters=model.n_parameters(),
-                              val_loss=history[-1]["val_loss"])
+            rows[kind].update(
+                train_seconds=seconds,
+                steps=history[-1]["step"],
+                parameters=model.n_parameters(),
+                val_loss=history[-1]["val_loss"],
+            )
         if first_density is None:
             first_density = (n, models["density"])
         else:
             kind = f"density_from_n{first_density[0]}"
             rows[kind], evals[kind] = judge(first_density[1], system, truth, protocol, held_out, k_eval)
-            rows[kind].update(train_seconds=0.0, steps=0, parameters=first_density[1].n_parameters(),
-                              val_loss=float("nan"))
+            rows[kind].update(
+                train_seconds=0.0, steps=0, parameters=first_density[1].n_parameters(), val_loss=float("nan")
+            )
         true_rel = np.abs(truth_energy_change(system, truth))
         rows["truth"] = {"energy_drift": float(np.max(true_rel))}
         results[f"n{n}"] = rows
@@ -131,18 +143,34 @@ def _figure(path, n, truth, evals, system, period, periods):
         label = LABELS.get(kind, kind.replace("_", " ").replace("from n", "trained at n="))
         energies[label] = energy_change(ev)[0]
         fields[label] = ev.q_pred[0]
-    plot.field_rollouts(path, ts, energies, fields, length=system.parameters["length"],
-                        title=f"wave equation, n = {n}: true energy along {periods:g}-period rollouts")
+    plot.field_rollouts(
+        path,
+        ts,
+        energies,
+        fields,
+        length=system.parameters["length"],
+        title=f"wave equation, n = {n}: true energy along {periods:g}-period rollouts",
+    )
 
 
 def _print_table(results, args):
     console = Console(width=max(Console().width, 150))
-    console.print(f"periodic string, {args.steps:,} steps per model, {args.states:,} training strings, width "
-                  f"{args.width} × depth {args.depth}, {args.periods:g} periods from {args.initial} plucked "
-                  f"strings, seed {args.seed}; {machine_description()}")
+    console.print(
+        f"periodic string, {args.steps:,} steps per model, {args.states:,} training strings, width "
+        f"{args.width} × depth {args.depth}, {args.periods:g} periods from {args.initial} plucked "
+        f"strings, seed {args.seed}; {machine_description()}"
+    )
     table = Table()
-    for col in ("n", "model", "parameters", "train s", "accel. error", "max |ΔE|/E over rollout", "|ΔE|/E at end",
-                "position error at end"):
+    for col in (
+        "n",
+        "model",
+        "parameters",
+        "train s",
+        "accel. error",
+        "max |ΔE|/E over rollout",
+        "|ΔE|/E at end",
+        "position error at end",
+    ):
         table.add_column(col, justify="right", no_wrap=True)
     for grid, rows in results.items():
         for kind, r in rows.items():
@@ -151,11 +179,16 @@ def _print_table(results, args):
                 continue
             blew_up = r["failed"] > 0 or not math.isfinite(r["energy_drift"])
             label = LABELS.get(kind, kind.replace("_", " ").replace("from n", "trained at n="))
-            table.add_row(grid[1:], label, f"{r['parameters']:,}", f"{r['train_seconds']:.0f}",
-                          f"{r['accel_relative_error'] * 100:.2g}%",
-                          "blew up" if blew_up else f"{r['energy_drift'] * 100:.3g}%",
-                          "blew up" if blew_up else f"{r['energy_drift_final'] * 100:.3g}%",
-                          "blew up" if blew_up else f"{r['position_error']:.3g}")
+            table.add_row(
+                grid[1:],
+                label,
+                f"{r['parameters']:,}",
+                f"{r['train_seconds']:.0f}",
+                f"{r['accel_relative_error'] * 100:.2g}%",
+                "blew up" if blew_up else f"{r['energy_drift'] * 100:.3g}%",
+                "blew up" if blew_up else f"{r['energy_drift_final'] * 100:.3g}%",
+                "blew up" if blew_up else f"{r['position_error']:.3g}",
+            )
     console.print(table)
     console.print(f"figures: {args.out}/wave_n*.png")
 

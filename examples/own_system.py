@@ -1,6 +1,6 @@
 """Your own system from its Lagrangian alone: data, an LNN trained on it, its energy protocol, its symmetries.
 
-    python examples/own_system.py
+python examples/own_system.py
 """
 
 import jax
@@ -13,8 +13,15 @@ def lagrangian(q, qdot, *, m, k):  # a mass on a spring in a plane: L = Â½ m |qÌ
     return 0.5 * m * qdot @ qdot - 0.5 * k * q @ q
 
 
-system = lnn.System("planar_spring", ("x", "y"), lagrangian, parameters={"m": 1.0, "k": 4.0},
-                    q_low=(-1.0, -1.0), q_high=(1.0, 1.0), cartesian_pairs=[(0, 1)])
+system = lnn.System(
+    "planar_spring",
+    ("x", "y"),
+    lagrangian,
+    parameters={"m": 1.0, "k": 4.0},
+    q_low=(-1.0, -1.0),
+    q_high=(1.0, 1.0),
+    cartesian_pairs=[(0, 1)],
+)
 data = lnn.random_states(system, jax.random.key(0), 3_000)
 model = lnn.LagrangianNN(2, key=jax.random.key(1), width=32, qdot_scale=2.0)
 model, history = lnn.fit(model, data, key=jax.random.key(2), config=lnn.TrainConfig(steps=1_500), progress=False)

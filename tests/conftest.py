@@ -3,9 +3,10 @@
 * float64 is switched on here, before any array exists: every physics tolerance
   in these tests (1e-9 relative and tighter) relies on it, and ``import lnn``
   deliberately leaves JAX's configuration alone.
-* Runtime shape and type checks: lnn is imported under jaxtyping's import hook
-  with beartype, so every annotated function checks its arguments' shapes
-  (``Float[Array, "B n"]``) while the suite runs.
+* Runtime shape and type checks, opt-in: with ``LNN_TYPECHECK=1`` lnn is imported
+  under jaxtyping's import hook with beartype, so every annotated function checks
+  its arguments' shapes (``Float[Array, "B n"]``). Off by default: checking
+  every call slows the suite, and CI keeps it within its time limit.
 * Hypothesis: JIT compilation makes the first example of a property test slow, so
   there is no deadline. The default profile is derandomised (same examples every
   run, for CI); ``HYPOTHESIS_PROFILE=thorough`` runs many more, randomised.
@@ -22,11 +23,11 @@ import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from jaxtyping import install_import_hook  # noqa: E402
 
-if os.environ.get("LNN_TYPECHECK", "1") == "1":
-    with install_import_hook("lnn", "beartype.beartype"):
-        import lnn  # noqa: E402
-else:  # LNN_TYPECHECK=0: without the runtime checks (faster, for profiling the suite)
-    import lnn  # noqa: E402
+if os.environ.get("LNN_TYPECHECK", "0") == "1":
+    with install_import_hook("lnn", "_typecheck.typechecker"):
+        import lnn
+else:
+    import lnn
 
 settings.register_profile("lnn", deadline=None, max_examples=25, derandomize=True)
 settings.register_profile("thorough", deadline=None, max_examples=500)
@@ -58,8 +59,9 @@ def pendulum_states(pendulum):
 @pytest.fixture(scope="session")
 def tiny_lnn():
     """A 16 × 2 LagrangianNN of the double pendulum's two angles, float64."""
-    return lnn.LagrangianNN(2, key=jax.random.key(1), width=16, depth=2, angles=(True, True), qdot_scale=5.0,
-                            dtype="float64")
+    return lnn.LagrangianNN(
+        2, key=jax.random.key(1), width=16, depth=2, angles=(True, True), qdot_scale=5.0, dtype="float64"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +69,9 @@ def tiny_models():
     """One small float64 model of each kind for the double pendulum, by role name."""
     system = lnn.systems.get("double_pendulum")
     data = lnn.random_states(system, jax.random.key(4), 256)
-    return {name: lnn.build_model(name, data, jax.random.key(i), angles=system.angles, width=16, depth=2,
-                                  dtype="float64", true_system=system)
-            for i, name in enumerate(lnn.training.MODEL_NAMES)}
+    return {
+        name: lnn.build_model(
+            name, data, jax.random.key(i), angles=system.angles, width=16, depth=2, dtype="float64", true_system=system
+        )
+        for i, name in enumerate(lnn.training.MODEL_NAMES)
+    }

@@ -41,8 +41,7 @@ def assert_close(actual, expected, rtol, scale=None):
     err = np.abs(actual - expected)
     worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else ()
     assert np.all(err <= bound), (
-        f"max excess at {worst}: |{actual[worst]} - {expected[worst]}| = {err[worst]:.3e} "
-        f"> {bound[worst]:.3e}"
+        f"max excess at {worst}: |{actual[worst]} - {expected[worst]}| = {err[worst]:.3e} > {bound[worst]:.3e}"
     )
 
 
@@ -65,7 +64,10 @@ def rand(seed, shape, low=-1.0, high=1.0):
 def general_path(model):
     """The Euler–Lagrange accelerations of ``model.lagrangian`` by lnn's general path (autodiff, LU):
     what a model's own fast path must reproduce. ``f(q, qdot[, force])`` for one state."""
+
     def f(q, qdot, force=None):
-        return lnn.mechanics.lagrangian_acceleration(model.lagrangian, q, qdot, force=force, linear_solver=lnn.mechanics.LU())
+        return lnn.mechanics.lagrangian_acceleration(
+            model.lagrangian, q, qdot, force=force, linear_solver=lnn.mechanics.LU()
+        )
 
     return f

@@ -17,12 +17,29 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_all_is_exactly_the_public_top_level():
-    names = {name for name, value in vars(lnn).items() if not name.startswith("_") and not isinstance(value, ModuleType)}
+    names = {
+        name for name, value in vars(lnn).items() if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
     assert set(lnn.__all__) - {"__version__", "errors", "systems"} == names
     assert len(lnn.__all__) == len(set(lnn.__all__))
-    for name in ("System", "fit", "TrainConfig", "random_states", "trajectories", "evaluate", "rollout",
-                 "accelerations", "energy", "momenta", "noether_charge", "LagrangianNN", "StructuredLagrangian",
-                 "BlackBox", "HamiltonianNN", "Dissipative"):
+    for name in (
+        "System",
+        "fit",
+        "TrainConfig",
+        "random_states",
+        "trajectories",
+        "evaluate",
+        "rollout",
+        "accelerations",
+        "energy",
+        "momenta",
+        "noether_charge",
+        "LagrangianNN",
+        "StructuredLagrangian",
+        "BlackBox",
+        "HamiltonianNN",
+        "Dissipative",
+    ):
         assert name in lnn.__all__, name
 
 

@@ -43,13 +43,43 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatc
         (["generate", "no_such_system", "--out", str(tmp_path)], "unknown system"),
         (["evaluate", str(tmp_path / "missing")], "no model file"),
         (["generate", "pendulum", "--kind", "movie", "--out", str(tmp_path)], "unknown kind"),
-        (["train", "--system", "pendulum", "--n-train", "100", "--steps", "5", "--devices", "4",
-          "--out", str(tmp_path / "run")], "xla_force_host_platform_device_count=4"),
+        (
+            [
+                "train",
+                "--system",
+                "pendulum",
+                "--n-train",
+                "100",
+                "--steps",
+                "5",
+                "--devices",
+                "4",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            "xla_force_host_platform_device_count=4",
+        ),
         (["compare", "spring", "--models", "lnn,hmm", "--out", str(tmp_path)], "unknown model"),
-        (["train", "--system", "pendulum", "--n-train", "100", "--model", "baseline", "--linear-solver", "cg",
-          "--out", str(tmp_path / "run")], "--linear-solver applies to --model lnn"),
-        (["train", "--system", "pendulum", "--n-train", "100", "--linear-solver", "qr", "--out", str(tmp_path)],
-         "unknown --linear-solver"),
+        (
+            [
+                "train",
+                "--system",
+                "pendulum",
+                "--n-train",
+                "100",
+                "--model",
+                "baseline",
+                "--linear-solver",
+                "cg",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            "--linear-solver applies to --model lnn",
+        ),
+        (
+            ["train", "--system", "pendulum", "--n-train", "100", "--linear-solver", "qr", "--out", str(tmp_path)],
+            "unknown --linear-solver",
+        ),
     ]:
         status, _, err = run_main(args, capsys, monkeypatch)
         assert status == 2, err
@@ -65,8 +95,25 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, monkeypatc
 def test_train_flags_for_matching_are_refused_with_derivatives(tmp_path, capsys, monkeypatch):
     csv = tmp_path / "m.csv"
     csv.write_text("t,x\n" + "".join(f"{0.1 * i},{np.sin(0.1 * i)}\n" for i in range(50)))
-    status, _, err = run_main(["train", "--data", str(csv), "--time", "t", "--coords", "x", "--method",
-                               "derivatives", "--window", "7", "--out", str(tmp_path / "r")], capsys, monkeypatch)
+    status, _, err = run_main(
+        [
+            "train",
+            "--data",
+            str(csv),
+            "--time",
+            "t",
+            "--coords",
+            "x",
+            "--method",
+            "derivatives",
+            "--window",
+            "7",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert status == 2 and "--window apply to --method matching" in err
 
 
@@ -75,8 +122,24 @@ def test_generate_train_evaluate_round_trip(tmp_path):
     r = runner.invoke(app, ["generate", "pendulum", "--n", "500", "--out", str(data_dir), "--seed", "3"])
     assert r.exit_code == 0, r.output
     assert (data_dir / "dataset.npz").is_file()
-    r = runner.invoke(app, ["train", "--system", "pendulum", "--data", str(data_dir / "dataset.npz"),
-                            "--steps", "200", "--budget", "0", "--width", "16", "--out", str(run_dir)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--system",
+            "pendulum",
+            "--data",
+            str(data_dir / "dataset.npz"),
+            "--steps",
+            "200",
+            "--budget",
+            "0",
+            "--width",
+            "16",
+            "--out",
+            str(run_dir),
+        ],
+    )
     assert r.exit_code == 0, r.output
     for name in ("model.eqx", "metrics.csv", "config.json", "checkpoints/last.ckpt", "figures/loss.png"):
         assert (run_dir / name).is_file(), name
@@ -89,8 +152,24 @@ def test_generate_train_evaluate_round_trip(tmp_path):
 
 def test_train_structured_model_saves_and_evaluates(tmp_path):
     run_dir = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--system", "pendulum", "--model", "structured", "--n-train", "500",
-                            "--steps", "100", "--width", "16", "--out", str(run_dir)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--system",
+            "pendulum",
+            "--model",
+            "structured",
+            "--n-train",
+            "500",
+            "--steps",
+            "100",
+            "--width",
+            "16",
+            "--out",
+            str(run_dir),
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["evaluate", str(run_dir), "--n-initial", "2", "--t-end", "2", "--json"])
     assert r.exit_code == 0, r.output
@@ -103,8 +182,27 @@ def test_train_structured_model_saves_and_evaluates(tmp_path):
 def test_compare_writes_the_four_metrics_per_model_including_hnn_with_true_momentum(tmp_path):
     out = tmp_path / "cmp"
     # The LNN goes through the same code in test_experiment; here the cheap baseline and the HNNs.
-    r = runner.invoke(app, ["compare", "spring", "--models", "baseline,hnn", "--steps", "300", "--n-train", "400",
-                            "--width", "16", "--n-initial", "2", "--t-end", "3", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "compare",
+            "spring",
+            "--models",
+            "baseline,hnn",
+            "--steps",
+            "300",
+            "--n-train",
+            "400",
+            "--width",
+            "16",
+            "--n-initial",
+            "2",
+            "--t-end",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     results = json.loads((out / "results.json").read_text())
     assert list(results) == ["baseline", "hnn", "hnn_true_p"]  # the HNN with p = ∂L/∂q̇ comes beside it

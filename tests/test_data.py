@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
 from hypothesis import given
 from hypothesis import strategies as st
 
 import lnn
+from helpers import assert_close
 from lnn import data
 from lnn.errors import DataError, FileFormatError
 

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, sample_states
 
 import lnn
+from helpers import assert_close, sample_states
 from lnn.errors import ShapeError
 
 OMEGA = 2.0  # spring with k = 4, m = 1
@@ -50,8 +50,13 @@ def test_true_double_pendulum_conserves_energy_over_100_seconds(key):
     q0, qdot0 = sample_states(system, key, 3)
     ts = np.linspace(0.0, 100.0, 401)
     q, qdot = lnn.rollout(
-        system.lagrangian, q0, qdot0, ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12
-    ))
+        system.lagrangian,
+        q0,
+        qdot0,
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12),
+    )
     assert q.shape == qdot.shape == (3, 401, 2)
     assert np.all(np.isfinite(q)) and np.all(np.isfinite(qdot))
     E = system.energy(q, qdot)
@@ -76,8 +81,8 @@ def test_rk4_converges_at_fourth_order(spring_ic):
     x0, v0 = spring_ic
     ts = np.linspace(0.0, 5.0, 6)
     errors = [_max_error(x0, v0, ts, solver=lnn.RK4(dt)) for dt in (0.1, 0.05, 0.025)]
-    for coarse, fine in zip(errors, errors[1:]):
-        for e_coarse, e_fine in zip(coarse, fine):
+    for coarse, fine in zip(errors, errors[1:], strict=False):
+        for e_coarse, e_fine in zip(coarse, fine, strict=True):
             assert 1e-12 < e_fine < e_coarse
             assert 13.0 < e_coarse / e_fine < 19.0, f"halving dt divided the error by {e_coarse / e_fine:.2f}"
 
@@ -114,8 +119,9 @@ def test_rk4_substeps_are_no_longer_than_dt(spring_ic):
 def test_adaptive_matches_exact_solution(spring, spring_ic, solver):
     x0, v0 = spring_ic
     ts = np.linspace(0.0, 10.0, 21)
-    x, v = lnn.rollout(spring, x0, v0, ts, solver=solver,
-                       stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    x, v = lnn.rollout(
+        spring, x0, v0, ts, solver=solver, stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11)
+    )
     xe, ve = exact_oscillator(x0, v0, ts)
     assert_close(x, xe, rtol=1e-8, scale=2.0)
     assert_close(v, ve, rtol=1e-8, scale=2.0 * OMEGA)
@@ -139,7 +145,7 @@ def test_lagrangian_system_and_dynamics_function_give_the_same_motion(pendulum_c
     closed = lnn.FunctionDynamics(lambda q, v: system.closed_form_fn(q, v, **system.parameters), 1)
     from_f = lnn.rollout(closed, q0, qdot0, ts, solver=rk4)
     from_system = lnn.rollout(system, q0, qdot0, ts, solver=rk4)
-    for a, b, c in zip(from_L, from_f, from_system):
+    for a, b, c in zip(from_L, from_f, from_system, strict=True):
         assert_close(a, b, rtol=1e-11, scale=1.0)
         assert_close(a, c, rtol=1e-14, scale=1.0)
     # ...and the motion is the pendulum's, not something trivial.
@@ -151,7 +157,7 @@ def test_rollout_accepts_a_lagrangian_model(pendulum_case):
     model = lnn.LagrangianNN(1, key=jax.random.key(0), width=16, depth=2, angles=(True,))
     as_model = lnn.rollout(model, q0, qdot0, ts, solver=lnn.RK4(0.05))
     as_function = lnn.rollout(model.lagrangian, q0, qdot0, ts, solver=lnn.RK4(0.05))  # the general path
-    for a, b in zip(as_model, as_function):
+    for a, b in zip(as_model, as_function, strict=True):
         assert a.shape == (2, 21, 1)
         assert np.all(np.isfinite(a))
         assert_close(a, b, rtol=1e-12, scale=1.0)
@@ -163,7 +169,7 @@ def test_rollout_of_a_black_box_is_classical_rk4(pendulum_case):
     model = lnn.BlackBox(1, key=jax.random.key(0), width=16, depth=2, angles=(True,), accel_scale=3.0)
     as_model = lnn.rollout(model, q0, qdot0, ts, solver=lnn.RK4(0.05))
     as_function = lnn.rollout(lnn.FunctionDynamics(model.acceleration, 1), q0, qdot0, ts, solver=lnn.RK4(0.05))
-    for a, b in zip(as_model, as_function):
+    for a, b in zip(as_model, as_function, strict=True):
         assert_close(a, b, rtol=1e-12, scale=1.0)
     # Classical RK4 by hand: the first output interval (0.1 s) is two steps of 0.05 s.
     f = model.acceleration
@@ -173,8 +179,10 @@ def test_rollout_of_a_black_box_is_classical_rk4(pendulum_case):
         k2 = (v + h / 2 * k1[1], f(q + h / 2 * k1[0], v + h / 2 * k1[1]))
         k3 = (v + h / 2 * k2[1], f(q + h / 2 * k2[0], v + h / 2 * k2[1]))
         k4 = (v + h * k3[1], f(q + h * k3[0], v + h * k3[1]))
-        return (q + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
-                v + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]))
+        return (
+            q + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
+            v + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]),
+        )
 
     q, v = step(*step(q0[1], qdot0[1], 0.05), 0.05)
     np.testing.assert_allclose(as_model[0][1, 1], q, rtol=1e-12, atol=1e-14)
@@ -184,8 +192,7 @@ def test_rollout_of_a_black_box_is_classical_rk4(pendulum_case):
 # ---------------------------------------------------------------------- batching
 
 
-coupled_pendula = lnn.FunctionDynamics(
-    lambda q, qdot: -jnp.sin(q) + 0.5 * (q[::-1] - q) - 0.1 * qdot**2 * q[::-1], 2)
+coupled_pendula = lnn.FunctionDynamics(lambda q, qdot: -jnp.sin(q) + 0.5 * (q[::-1] - q) - 0.1 * qdot**2 * q[::-1], 2)
 """Two nonlinear pendula coupled by a spring (closed form, cheap to compile)."""
 
 
@@ -195,7 +202,9 @@ def test_batched_shapes_and_consistency():
     ts = np.linspace(0.0, 0.5, 6)
     qs, vs = lnn.rollout(coupled_pendula, q0, qdot0, ts, solver=lnn.RK4(0.01))
     assert qs.shape == vs.shape == (4, 6, 2)
-    nested_q, nested_v = lnn.rollout(coupled_pendula, q0.reshape(2, 2, 2), qdot0.reshape(2, 2, 2), ts, solver=lnn.RK4(0.01))
+    nested_q, nested_v = lnn.rollout(
+        coupled_pendula, q0.reshape(2, 2, 2), qdot0.reshape(2, 2, 2), ts, solver=lnn.RK4(0.01)
+    )
     assert nested_q.shape == nested_v.shape == (2, 2, 6, 2)
     np.testing.assert_allclose(nested_q.reshape(4, 6, 2), qs, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(nested_v.reshape(4, 6, 2), vs, rtol=1e-13, atol=1e-13)
@@ -233,7 +242,7 @@ def test_cached_rollouts_use_each_models_own_weights(pendulum_case):
     # The compiled program is shared between models of one structure; their weights
     # must be inputs to it, not constants baked in by the first call.
     _, q0, qdot0, ts = pendulum_case
-    make = lambda seed: lnn.BlackBox(1, key=jax.random.key(seed), width=16, depth=2)  # noqa: E731
+    make = lambda seed: lnn.BlackBox(1, key=jax.random.key(seed), width=16, depth=2)
     a, b = make(1), make(2)
     qa = lnn.rollout(a, q0, qdot0, ts, solver=lnn.RK4(0.05))[0]
     qb = lnn.rollout(b, q0, qdot0, ts, solver=lnn.RK4(0.05))[0]
@@ -256,9 +265,7 @@ def test_bad_dt_raises(dt):
         lnn.RK4(dt)
 
 
-@pytest.mark.parametrize(
-    "ts", [[0.0, 1.0, 1.0], [0.0, 2.0, 1.0], [1.0, 0.0], [0.0, float("nan")], [0.0, float("inf")]]
-)
+@pytest.mark.parametrize("ts", [[0.0, 1.0, 1.0], [0.0, 2.0, 1.0], [1.0, 0.0], [0.0, float("nan")], [0.0, float("inf")]])
 @pytest.mark.parametrize("solver", [lnn.RK4(), diffrax.Tsit5()], ids=["rk4", "tsit5"])
 def test_non_increasing_or_nonfinite_times_raise(ts, solver, spring_ic):
     x0, v0 = spring_ic
@@ -311,8 +318,10 @@ def test_repeated_rollouts_of_the_same_shapes_do_not_recompile():
     compiles, recording = [], [True]
     # JAX has no public way to remove a listener, so this one switches itself off.
     jax.monitoring.register_event_duration_secs_listener(
-        lambda name, *_, **__: compiles.append(name)
-        if recording[0] and name.endswith("backend_compile_duration") else None)
+        lambda name, *_, **__: (
+            compiles.append(name) if recording[0] and name.endswith("backend_compile_duration") else None
+        )
+    )
     q0 = np.full((5, 2), 0.1)
     ts = np.linspace(0, 1, 5)
     first = lnn.LagrangianNN(2, key=jax.random.key(0), width=8, angles=(True, True))

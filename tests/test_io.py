@@ -49,7 +49,7 @@ def _outputs(model, q, qdot):
 def _same_leaves(a, b):
     la, lb = jax.tree.leaves(eqx.filter(a, eqx.is_array)), jax.tree.leaves(eqx.filter(b, eqx.is_array))
     assert len(la) == len(lb) > 0
-    for x, y in zip(la, lb):
+    for x, y in zip(la, lb, strict=True):
         assert x.dtype == y.dtype and x.shape == y.shape
         np.testing.assert_array_equal(x, y)
 
@@ -112,7 +112,7 @@ def test_model_file_starts_with_magic_and_json_header(tmp_path):
     path = io.save_model(tmp_path / "m.lnn", model, run="a")
     blob = path.read_bytes()
     assert blob.startswith(io.MODEL_MAGIC)
-    header = json.loads(blob[len(io.MODEL_MAGIC):].split(b"\n", 1)[0])
+    header = json.loads(blob[len(io.MODEL_MAGIC) :].split(b"\n", 1)[0])
     assert header == {"config": model.config(), "metadata": {"run": "a"}}
 
 
@@ -146,7 +146,7 @@ def test_load_model_refuses_a_dataset(tmp_path):
 def test_load_model_truncated(tmp_path, name):
     path = io.save_model(tmp_path / "m.lnn", MODELS[name](), note="x")
     blob = path.read_bytes()
-    header_end = len(io.MODEL_MAGIC) + blob[len(io.MODEL_MAGIC):].index(b"\n") + 1
+    header_end = len(io.MODEL_MAGIC) + blob[len(io.MODEL_MAGIC) :].index(b"\n") + 1
     cuts = [
         5,  # inside the magic
         len(io.MODEL_MAGIC),  # magic only
@@ -176,7 +176,7 @@ def test_load_model_with_weights_of_another_architecture(tmp_path):
     small = MODELS["lnn_float32"]()
     big = lnn.LagrangianNN(2, key=jax.random.key(0), width=32, depth=1, dtype=jnp.float32)
     blob = io.save_model(tmp_path / "big.lnn", big).read_bytes()
-    weights = blob[len(io.MODEL_MAGIC):].split(b"\n", 1)[1]
+    weights = blob[len(io.MODEL_MAGIC) :].split(b"\n", 1)[1]
     header = json.dumps({"config": small.config(), "metadata": {}}).encode()
     path = tmp_path / "mixed.lnn"
     path.write_bytes(io.MODEL_MAGIC + header + b"\n" + weights)

@@ -66,8 +66,12 @@ def test_no_duck_typed_dispatch_in_the_library():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr":
                 found.append(f"{path.relative_to(SRC)}:{node.lineno} hasattr")
-            if isinstance(node, ast.Attribute) and node.attr == "signature" and \
-                    isinstance(node.value, ast.Name) and node.value.id == "inspect":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "signature"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "inspect"
+            ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno} inspect.signature")
     assert not found, found
 

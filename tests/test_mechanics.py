@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, full_hessian_accelerations, jitted, rand, sample_states
 from hypothesis import given
 from hypothesis import strategies as st
 
 import lnn
+from helpers import assert_close, full_hessian_accelerations, jitted, rand, sample_states
 from lnn.errors import ShapeError, SingularMassMatrixError
 from lnn.systems import _double_pendulum as double_pendulum
 
@@ -93,13 +93,18 @@ _SPEED = st.floats(-10.0, 10.0)
 
 @jax.jit
 def _double_pendulum_both(q, qdot, params):
-    L = lambda a, b: double_pendulum._lagrangian(a, b, **params)  # noqa: E731
+    L = lambda a, b: double_pendulum._lagrangian(a, b, **params)
     return lnn.accelerations(L, q, qdot), double_pendulum._closed_form(q, qdot, **params)
 
 
 @given(
-    m1=_PARAMS, m2=_PARAMS, l1=_PARAMS, l2=_PARAMS, g=st.floats(1.0, 20.0),
-    q=st.tuples(_ANGLE, _ANGLE), qdot=st.tuples(_SPEED, _SPEED),
+    m1=_PARAMS,
+    m2=_PARAMS,
+    l1=_PARAMS,
+    l2=_PARAMS,
+    g=st.floats(1.0, 20.0),
+    q=st.tuples(_ANGLE, _ANGLE),
+    qdot=st.tuples(_SPEED, _SPEED),
 )
 def test_double_pendulum_accelerations_for_random_parameters(m1, m2, l1, l2, g, q, qdot):
     params = {"m1": m1, "m2": m2, "l1": l1, "l2": l2, "g": g}
@@ -123,7 +128,7 @@ def test_magnetic_lagrangian_gives_lorentz_force():
     # Half the force comes from ∂L/∂q and half from the mixed term (∂²L/∂q̇∂q) q̇, so a
     # dropped or transposed mixed term gives half the force or none.
     B = 1.7
-    L = lambda q, v: 0.5 * jnp.dot(v, v) + 0.5 * B * (q[0] * v[1] - q[1] * v[0])  # noqa: E731
+    L = lambda q, v: 0.5 * jnp.dot(v, v) + 0.5 * B * (q[0] * v[1] - q[1] * v[0])
     q, v = rand(0, (8, 2), -2, 2), rand(1, (8, 2), -2, 2)
     want = B * jnp.stack([v[:, 1], -v[:, 0]], axis=-1)
     assert_close(jitted(lnn.accelerations, L)(q, v), want, rtol=1e-12)
@@ -172,7 +177,7 @@ def test_learned_energy_is_conserved_along_the_learned_flow():
     # dE/dt = ∇_q E · q̇ + ∇_q̇ E · q̈ = 0 for the Euler–Lagrange q̈ of any L(q, q̇).
     model = _lnn((True, False), jax.random.key(5))
     q, qdot = rand(0, (16, 2), -2, 2), rand(1, (16, 2), -2, 2)
-    E = lambda a, b: lnn.energy(model, a, b)  # noqa: E731
+    E = lambda a, b: lnn.energy(model, a, b)
     dE_dq, dE_dv = jax.jit(jax.vmap(jax.grad(E, argnums=(0, 1))))(q, qdot)
     qddot = jitted(lnn.accelerations, model)(q, qdot)
     rate = jnp.sum(dE_dq * qdot, -1) + jnp.sum(dE_dv * qddot, -1)
@@ -264,7 +269,7 @@ def test_one_dof_energy_momentum_mass(name):
 
 def test_energy_of_lagrangian_linear_in_velocity_excludes_that_term():
     # E = q̇·∂L/∂q̇ − L drops terms linear in q̇ (they do no work).
-    L = lambda q, v: 0.5 * jnp.sum(v**2) + jnp.dot(q, v) - jnp.sum(q**2)  # noqa: E731
+    L = lambda q, v: 0.5 * jnp.sum(v**2) + jnp.dot(q, v) - jnp.sum(q**2)
     q = jnp.array([[0.3, -1.2], [2.0, 0.5]])
     v = jnp.array([[1.1, 0.4], [-0.7, 0.2]])
     want = 0.5 * jnp.sum(v**2, -1) + jnp.sum(q**2, -1)
@@ -320,7 +325,7 @@ def test_singular_or_indefinite_mass_matrix_is_flagged(name):
 
 def test_check_mass_matrix_counts_only_bad_states():
     # M = diag(1, q₀): positive definite only where q₀ > 0.
-    L = lambda q, v: 0.5 * v[0] ** 2 + 0.5 * q[0] * v[1] ** 2  # noqa: E731
+    L = lambda q, v: 0.5 * v[0] ** 2 + 0.5 * q[0] * v[1] ** 2
     q = jnp.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [-0.5, 3.0]])
     qdot = jnp.ones_like(q)
     report = lnn.mass_matrix_report(L, q, qdot)
@@ -331,7 +336,7 @@ def test_check_mass_matrix_counts_only_bad_states():
 
 
 def test_check_mass_matrix_rejects_ill_conditioned():
-    L = lambda q, v: 0.5 * v[0] ** 2 + 0.5e-12 * v[1] ** 2  # noqa: E731
+    L = lambda q, v: 0.5 * v[0] ** 2 + 0.5e-12 * v[1] ** 2
     q = jnp.zeros((3, 2))
     report = lnn.mass_matrix_report(L, q, q)
     assert bool(jnp.all(report.positive_definite))
@@ -351,9 +356,7 @@ def test_singular_mass_matrix_gives_nonfinite_accelerations_not_silent_values():
 # ------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize(
-    "fn", [lnn.accelerations, lnn.energy, lnn.momenta, lnn.mass_matrix, lnn.mass_matrix_report]
-)
+@pytest.mark.parametrize("fn", [lnn.accelerations, lnn.energy, lnn.momenta, lnn.mass_matrix, lnn.mass_matrix_report])
 def test_mismatched_shapes_raise_shape_error(fn):
     L = lnn.systems.get("double_pendulum").lagrangian
     with pytest.raises(ShapeError) as info:
@@ -387,7 +390,9 @@ def test_shape_error_is_a_value_error_and_lnn_error():
 
 def test_cg_accelerations_match_dense_for_nonseparable_lagrangian():
     q, qdot = rand(20, (30, 2), -2, 2), rand(21, (30, 2), -3, 3)
-    dense = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, linear_solver=lnn.mechanics.LU()))(q, qdot)
+    dense = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, linear_solver=lnn.mechanics.LU()))(
+        q, qdot
+    )
     solver = lnn.mechanics.CG()
     cg = jax.jit(lambda a, b: lnn.accelerations(nonseparable_lagrangian, a, b, linear_solver=solver))(q, qdot)
     assert_close(cg, dense, rtol=1e-8)
@@ -403,9 +408,8 @@ def test_cg_accelerations_match_closed_form_for_a_long_chain(key):
 
 def test_cg_reports_singular_mass_matrix_as_nan():
     # L = ½ v0² − ½ q1²: no kinetic term for q1, M = diag(1, 0).
-    L = lambda q, v: 0.5 * v[0] ** 2 - 0.5 * q[1] ** 2  # noqa: E731
-    got = lnn.accelerations(L, jnp.array([0.3, 0.2]), jnp.array([0.1, 0.0]),
-                            linear_solver=lnn.mechanics.CG())
+    L = lambda q, v: 0.5 * v[0] ** 2 - 0.5 * q[1] ** 2
+    got = lnn.accelerations(L, jnp.array([0.3, 0.2]), jnp.array([0.1, 0.0]), linear_solver=lnn.mechanics.CG())
     assert np.all(np.isnan(got))
 
 
@@ -428,9 +432,10 @@ def test_lnn_training_gradients_through_cg_match_dense():
     for solver in ("dense", "cg"):
         linear_solver = lnn.mechanics.LU() if solver == "dense" else lnn.mechanics.CG()
         model = lnn.LagrangianNN(6, key=jax.random.key(4), width=16, depth=2, linear_solver=linear_solver)
-        grads[solver] = jax.tree.leaves(eqx.filter_jit(eqx.filter_grad(acceleration_loss))(
-            model, q, qdot, qddot, jnp.ones(6)))
-    for a, b in zip(grads["cg"], grads["dense"]):
+        grads[solver] = jax.tree.leaves(
+            eqx.filter_jit(eqx.filter_grad(acceleration_loss))(model, q, qdot, qddot, jnp.ones(6))
+        )
+    for a, b in zip(grads["cg"], grads["dense"], strict=True):
         assert_close(a, b, rtol=1e-7, scale=float(jnp.max(jnp.abs(b))))
 
 

@@ -41,8 +41,7 @@ def test_a_blown_up_model_counts_as_failed_with_infinite_error():
     system = lnn.systems.get("pendulum")
 
     exploding = lnn.FunctionDynamics(lambda q, qdot: 100.0 * q**3, 1)  # escapes to infinity in finite time
-    ev = metrics.evaluate(exploding, system, key=jax.random.key(1), protocol=metrics.Protocol(n_initial=4,
-                                                                                                t_end=10.0))
+    ev = metrics.evaluate(exploding, system, key=jax.random.key(1), protocol=metrics.Protocol(n_initial=4, t_end=10.0))
     assert ev.metrics["failed"] >= 1
     assert ev.metrics["energy_error"] == np.inf
 

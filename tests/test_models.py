@@ -11,9 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, full_hessian_accelerations, general_path, jitted, rand
 
 import lnn
+from helpers import assert_close, full_hessian_accelerations, general_path, jitted, rand
 from lnn import data, metrics, training
 from lnn.models import MLP, from_config
 from lnn.training import acceleration_loss
@@ -27,7 +27,7 @@ def test_mlp_curvature_matches_hessian_along_tangents():
     mlp = MLP([5, 12, 9, 1], key=jax.random.key(0), init="standard")
     x, T = rand(0, (5,), -2, 2), rand(1, (5, 3), -1, 1)
     grad, curvature = eqx.filter_jit(MLP.gradient_and_curvature)(mlp, x, T)
-    f = lambda x: mlp(x)[0]  # noqa: E731
+    f = lambda x: mlp(x)[0]
     assert_close(grad, jax.jit(jax.grad(f))(x), rtol=1e-13)
     assert_close(curvature, T.T @ jax.jit(jax.hessian(f))(x) @ T, rtol=1e-12)
 
@@ -49,23 +49,25 @@ def test_mlp_batch_curvature_and_its_hand_written_gradient_match_autodiff(k, siz
         def f(mlp, X, T):
             g, C = per_state(mlp, X, T)
             return jnp.sum(jnp.sin(g)) + jnp.sum(jnp.cos(C) * weights)
+
         return f
 
     autodiff = objective(lambda m, X, T: jax.vmap(m.gradient_and_curvature)(X, T))
     by_hand = objective(lambda m, X, T: m.batch_gradient_and_curvature(X, T))
-    for a, b in zip(mlp.batch_gradient_and_curvature(X, T), jax.vmap(mlp.gradient_and_curvature)(X, T)):
+    for a, b in zip(mlp.batch_gradient_and_curvature(X, T), jax.vmap(mlp.gradient_and_curvature)(X, T), strict=True):
         assert_close(a, b, rtol=1e-13)
     expected = jax.jit(jax.grad(autodiff, argnums=(0, 1, 2)))(mlp, X, T)
     got = jax.jit(jax.grad(by_hand, argnums=(0, 1, 2)))(mlp, X, T)
-    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         assert_close(a, b, rtol=1e-12, scale=float(jnp.max(jnp.abs(b))) + 1e-300)
 
 
 @pytest.mark.parametrize("solver", ["dense", "cg"])
 def test_lnn_batched_accelerations_equal_per_state_ones_with_and_without_forces(solver):
     linear_solver = None if solver == "dense" else lnn.mechanics.CG()
-    model = lnn.LagrangianNN(3, key=jax.random.key(13), width=20, depth=2, angles=(True, False, True),
-                             linear_solver=linear_solver)
+    model = lnn.LagrangianNN(
+        3, key=jax.random.key(13), width=20, depth=2, angles=(True, False, True), linear_solver=linear_solver
+    )
     q, qdot, tau = rand(14, (9, 3), -3, 3), rand(15, (9, 3), -2, 2), rand(16, (9, 3), -1, 1)
     batched = eqx.filter_jit(lambda m, *a: m.accelerations(*a))
     per_state = eqx.filter_jit(lambda m, *a: jax.vmap(m.acceleration)(*a))
@@ -82,17 +84,25 @@ def test_lnn_training_gradients_under_a_force_match_the_general_path():
         return lambda m: jnp.mean((accelerations(m) - target) ** 2)
 
     fast = eqx.filter_jit(eqx.filter_grad(loss(lambda m: m.accelerations(q, qdot, tau))))(model)
-    general = eqx.filter_jit(eqx.filter_grad(
-        loss(lambda m: jax.vmap(general_path(m))(q, qdot, tau))))(model)
-    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(general)):
+    general = eqx.filter_jit(eqx.filter_grad(loss(lambda m: jax.vmap(general_path(m))(q, qdot, tau))))(model)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(general), strict=True):
         assert_close(a, b, rtol=1e-9, scale=float(jnp.max(jnp.abs(b))) + 1e-300)
 
 
 @pytest.mark.parametrize("encoding", ["sincos", "wrap"])
 @pytest.mark.parametrize("kinetic_prior, depth", [(True, 1), (True, 3), (False, 2)])
 def test_lnn_analytic_accelerations_match_general_path(encoding, kinetic_prior, depth):
-    model = lnn.LagrangianNN(3, key=jax.random.key(depth), width=24, depth=depth, angles=(True, False, True),
-                             angle_encoding=encoding, kinetic_prior=kinetic_prior, q_scale=2.0, qdot_scale=3.0)
+    model = lnn.LagrangianNN(
+        3,
+        key=jax.random.key(depth),
+        width=24,
+        depth=depth,
+        angles=(True, False, True),
+        angle_encoding=encoding,
+        kinetic_prior=kinetic_prior,
+        q_scale=2.0,
+        qdot_scale=3.0,
+    )
     q, qdot = rand(2, (40, 3), -3, 3), rand(3, (40, 3), -4, 4)
     fast = _batch(model, lambda m: m.acceleration, q, qdot)
     general = _batch(model, general_path, q, qdot)
@@ -110,10 +120,10 @@ def test_lnn_training_gradients_match_general_path():
     qddot = system.closed_form_accelerations(q, qdot)
     scale = jnp.ones(2)
 
-    grad = eqx.filter_jit(lambda m: eqx.filter_grad(acceleration_loss)(m, q, qdot, qddot, scale, "l2"))  # noqa: E731
+    grad = eqx.filter_jit(lambda m: eqx.filter_grad(acceleration_loss)(m, q, qdot, qddot, scale, "l2"))
     fast = jax.tree.leaves(grad(model))
     slow = jax.tree.leaves(grad(lnn.EulerLagrange(model.lagrangian, 2)))  # the general path, same parameters
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=True):
         assert_close(a, b, rtol=1e-9, scale=float(jnp.max(jnp.abs(b))))
 
 
@@ -130,8 +140,16 @@ def test_float32_lnn_gives_float32_accelerations_close_to_float64():
 
 @pytest.mark.parametrize("encoding", ["sincos", "wrap"])
 def test_structured_accelerations_match_general_path(encoding):
-    model = lnn.StructuredLagrangian(3, key=jax.random.key(9), width=24, depth=2, angles=(True, False, True),
-                                     angle_encoding=encoding, q_scale=2.0, qdot_scale=3.0)
+    model = lnn.StructuredLagrangian(
+        3,
+        key=jax.random.key(9),
+        width=24,
+        depth=2,
+        angles=(True, False, True),
+        angle_encoding=encoding,
+        q_scale=2.0,
+        qdot_scale=3.0,
+    )
     q, qdot = rand(10, (40, 3), -3, 3), rand(11, (40, 3), -4, 4)
     fast = _batch(model, lambda m: m.acceleration, q, qdot)
     general = _batch(model, general_path, q, qdot)
@@ -165,8 +183,13 @@ def test_structured_model_learns_the_pendulum():
     dataset = data.random_states(system, jax.random.key(0), 2000)
     model = lnn.StructuredLagrangian(1, key=jax.random.key(1), width=32, angles=(True,), qdot_scale=3.0)
     before = metrics.acceleration_error(model, dataset.q, dataset.qdot, dataset.qddot)["accel_relative_error"]
-    model, _ = training.fit(model, dataset, key=jax.random.key(2), progress=False,
-                            config=training.TrainConfig(steps=1500, batch_size=128, warmup_steps=100))
+    model, _ = training.fit(
+        model,
+        dataset,
+        key=jax.random.key(2),
+        progress=False,
+        config=training.TrainConfig(steps=1500, batch_size=128, warmup_steps=100),
+    )
     after = metrics.acceleration_error(model, dataset.q, dataset.qdot, dataset.qddot)["accel_relative_error"]
     assert after < 0.05 < before
 
@@ -175,5 +198,4 @@ def test_structured_config_round_trip():
     model = lnn.StructuredLagrangian(2, key=jax.random.key(3), width=8, depth=1, angles=(True, True), epsilon=0.01)
     rebuilt = from_config(model.config())
     assert rebuilt.config() == model.config()
-    assert jax.tree.structure(eqx.filter(rebuilt, eqx.is_array)) == jax.tree.structure(
-        eqx.filter(model, eqx.is_array))
+    assert jax.tree.structure(eqx.filter(rebuilt, eqx.is_array)) == jax.tree.structure(eqx.filter(model, eqx.is_array))

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, rand
 
 import lnn
+from helpers import assert_close, rand
 from lnn import data
 from lnn.errors import ShapeError
 from lnn.models import LagrangianDensity, LocalBlackBox
@@ -80,8 +80,11 @@ def test_the_true_string_density_gives_the_wave_equation_on_every_grid():
     # L_θ is the string's own Lagrangian h Σ [½ ρ q̇_i² − ½ T ((q_{i+1} − q_i)/h)²], on any grid.
     rho, tension, s_D, s = 0.5, 2.0, 3.0, 2.0
     model = LagrangianDensity(key=jax.random.key(0), width=4, slope_scale=s_D, qdot_scale=s)
-    model = eqx.tree_at(lambda m: (m.mlp.weights[-1], m.quadratic), model,
-                        (jnp.zeros_like(model.mlp.weights[-1]), jnp.diag(jnp.array([-tension * s_D**2, rho * s**2, 0.0]))))
+    model = eqx.tree_at(
+        lambda m: (m.mlp.weights[-1], m.quadratic),
+        model,
+        (jnp.zeros_like(model.mlp.weights[-1]), jnp.diag(jnp.array([-tension * s_D**2, rho * s**2, 0.0]))),
+    )
     accelerations_and_energy = jax.jit(lambda a, b: (jax.vmap(model.acceleration)(a, b), lnn.energy(model, a, b)))
     for n in (12, 30):
         system = lnn.systems.get("wave", n=n, density=rho, tension=tension)
@@ -111,8 +114,13 @@ def test_a_short_training_run_reduces_the_loss():
         model = density.build_field_model(kind, q, qdot, qddot, key=jax.random.key(1), width=8)
         loss = eqx.filter_jit(acceleration_loss)
         before = float(loss(model, q, qdot, qddot, scale))
-        trained, history = fit(model, train_set, key=jax.random.key(2), progress=False,
-                               config=TrainConfig(steps=100, batch_size=16, warmup_steps=20, eval_every=100))
+        trained, history = fit(
+            model,
+            train_set,
+            key=jax.random.key(2),
+            progress=False,
+            config=TrainConfig(steps=100, batch_size=16, warmup_steps=20, eval_every=100),
+        )
         after = float(loss(trained, q, qdot, qddot, scale))
         assert after < 0.75 * before, (kind, before, after)
 

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, rand
 
 import lnn
+from helpers import assert_close, rand
 from lnn import data, io, metrics
 from lnn.errors import DataError, ModelTypeError, ShapeError, SingularMassMatrixError
 from lnn.mechanics import damping_rates, dissipated_power, rayleigh
@@ -55,8 +55,9 @@ def test_double_pendulum_with_damping_matrix_and_torques_matches_closed_form():
     M[:, 0, 0] = (p["m1"] + p["m2"]) * p["l1"] ** 2
     M[:, 1, 1] = p["m2"] * p["l2"] ** 2
     M[:, 0, 1] = M[:, 1, 0] = p["m2"] * p["l1"] * p["l2"] * c
-    want = np.asarray(system.closed_form_accelerations(q, qdot)) + np.linalg.solve(
-        M, (tau - qdot @ K)[..., None])[..., 0]
+    want = (
+        np.asarray(system.closed_form_accelerations(q, qdot)) + np.linalg.solve(M, (tau - qdot @ K)[..., None])[..., 0]
+    )
     D = rayleigh(K)
     got = jax.jit(lambda a, b, f: lnn.accelerations(system.lagrangian, a, b, dissipation=D, force=f))(q, qdot, tau)
     assert_close(got, want, rtol=1e-11)
@@ -67,19 +68,26 @@ def test_no_damping_and_no_drive_is_the_plain_pendulum():
     plain = lnn.systems.get("pendulum")
     q, qdot = rand(8, (20, 1), -3, 3), rand(9, (20, 1), -3, 3)
     assert damped.drive_fn is None
-    assert_close(jax.vmap(damped.acceleration)(jnp.asarray(q), jnp.asarray(qdot)),
-                 plain.closed_form_accelerations(q, qdot), rtol=1e-13)
+    assert_close(
+        jax.vmap(damped.acceleration)(jnp.asarray(q), jnp.asarray(qdot)),
+        plain.closed_form_accelerations(q, qdot),
+        rtol=1e-13,
+    )
 
 
 def test_dissipated_power_is_twice_rayleigh_and_rates_are_K_over_M():
     K = np.array([[0.3, -0.1], [-0.1, 0.5]])
     D = rayleigh(K)
     q, qdot = rand(10, (25, 2)), rand(11, (25, 2), -3, 3)
-    assert_close(jax.jit(lambda a, b: dissipated_power(D, a, b))(q, qdot), np.einsum("bi,ij,bj->b", qdot, K, qdot),
-                 rtol=1e-13)
-    L = lambda q, v: 0.5 * v @ jnp.array([[2.0, 0.5], [0.5, 1.0]]) @ v - jnp.sum(q**2)  # noqa: E731
-    assert_close(jax.jit(lambda a: damping_rates(L, D, a))(q[:3]),
-                 np.broadcast_to(np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], K), (3, 2, 2)), rtol=1e-12)
+    assert_close(
+        jax.jit(lambda a, b: dissipated_power(D, a, b))(q, qdot), np.einsum("bi,ij,bj->b", qdot, K, qdot), rtol=1e-13
+    )
+    L = lambda q, v: 0.5 * v @ jnp.array([[2.0, 0.5], [0.5, 1.0]]) @ v - jnp.sum(q**2)
+    assert_close(
+        jax.jit(lambda a: damping_rates(L, D, a))(q[:3]),
+        np.broadcast_to(np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], K), (3, 2, 2)),
+        rtol=1e-12,
+    )
 
 
 # ------------------------------------------------------------------------ rollouts
@@ -102,10 +110,18 @@ def test_driven_damped_oscillator_rollout_matches_exact_solution():
     f = lnn.EulerLagrange(spring.lagrangian, 1, rayleigh([[c]]))
     ts = np.linspace(0.0, 10.0, 101)
     want = _driven_oscillator(ts, 0.5, -0.2, m, k, c, A, w)
-    force = lambda t: jnp.stack([A * jnp.cos(w * t)])  # noqa: E731
+    force = lambda t: jnp.stack([A * jnp.cos(w * t)])
     q, _ = lnn.rollout(f, [0.5], [-0.2], ts, solver=lnn.RK4(0.01), force=force)
     assert_close(q[:, 0], want, rtol=1e-7, scale=1.0)
-    q, _ = lnn.rollout(f, [0.5], [-0.2], ts, solver=diffrax.Tsit5(), stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10), force=force)
+    q, _ = lnn.rollout(
+        f,
+        [0.5],
+        [-0.2],
+        ts,
+        solver=diffrax.Tsit5(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10),
+        force=force,
+    )
     assert_close(q[:, 0], want, rtol=1e-7, scale=1.0)
     # Sampled torques, linearly interpolated between frames: second-order accurate in the spacing.
     fine = np.linspace(0.0, 10.0, 1001)
@@ -151,7 +167,14 @@ def test_undriven_damped_energy_decays_at_the_damping_rate():
     # Small swings: E − E_rest ∝ e^{−γ t} with γ = b / (m l²).
     system = lnn.systems.get("damped_pendulum", m=2.0, l=0.5, b=0.05)
     ts = np.linspace(0.0, 20.0, 401)
-    q, qdot = lnn.rollout(system, [[0.05]], [[0.0]], ts, solver=diffrax.Tsit5(), stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10))
+    q, qdot = lnn.rollout(
+        system,
+        [[0.05]],
+        [[0.0]],
+        ts,
+        solver=diffrax.Tsit5(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10),
+    )
     E = np.asarray(system.energy(q, qdot))
     assert np.all(np.diff(E) <= 1e-12)
     rate = metrics.energy_decay_rate(ts, E, metrics.rest_energy(system))
@@ -163,8 +186,9 @@ def test_metrics_report_the_energy_balance_not_the_decay_as_error(key):
     protocol = metrics.Protocol(n_initial=4, t_end=8.0, fps=20.0, solver=lnn.RK4(0.01))
     truth = metrics.true_rollouts(system, key=key, protocol=protocol)
     exact = metrics.evaluate(system, system, key=key, protocol=protocol, truth=truth).metrics
-    frictionless = metrics.evaluate(lnn.systems.get("pendulum"), system, key=key, protocol=protocol,
-                                    truth=truth).metrics
+    frictionless = metrics.evaluate(
+        lnn.systems.get("pendulum"), system, key=key, protocol=protocol, truth=truth
+    ).metrics
     assert exact["energy_error"] < 1e-4 and exact["true_energy_error"] < 1e-4
     assert exact["energy_decay_rate"] == pytest.approx(exact["true_energy_decay_rate"], rel=1e-3)
     assert exact["true_energy_decay_rate"] > 0.1
@@ -181,8 +205,9 @@ def test_learned_damping_matrix_is_positive_semidefinite():
     # Random weights everywhere (the network's last layer starts at zero otherwise).
     leaves, tree = jax.tree.flatten(model)
     rng = np.random.default_rng(0)
-    model = jax.tree.unflatten(tree, [jnp.asarray(rng.normal(size=x.shape)) if eqx.is_inexact_array(x) else x
-                                      for x in leaves])
+    model = jax.tree.unflatten(
+        tree, [jnp.asarray(rng.normal(size=x.shape)) if eqx.is_inexact_array(x) else x for x in leaves]
+    )
     q, qdot = rand(12, (200, 3), -4, 4), rand(13, (200, 3), -4, 4)
     K = jax.vmap(model.matrix)(jnp.asarray(q))
     assert np.all(np.linalg.eigvalsh(K) >= -1e-12 * np.max(np.abs(K)))
@@ -210,8 +235,13 @@ def test_dissipative_model_composes_and_saves(tmp_path):
 @pytest.mark.parametrize("kind", [lnn.LagrangianNN, lnn.StructuredLagrangian])
 def test_dissipative_fast_path_equals_the_general_euler_lagrange_path(kind):
     # Friction as the force −∂D/∂q̇ through the model's own solve, against lnn.mechanics on L and D.
-    model = with_dissipation(kind(2, key=jax.random.key(30), width=12, depth=2, angles=(True, False)),
-                             key=jax.random.key(31), network=True, width=5, rate=0.3)
+    model = with_dissipation(
+        kind(2, key=jax.random.key(30), width=12, depth=2, angles=(True, False)),
+        key=jax.random.key(31),
+        network=True,
+        width=5,
+        rate=0.3,
+    )
     q, qdot, tau = (jnp.asarray(rand(s, (8, 2), -2, 2)) for s in (32, 33, 34))
     general = lnn.EulerLagrange(model.model.lagrangian, 2, model.dissipation)
     batched = eqx.filter_jit(lambda m, *a: m.accelerations(*a))
@@ -226,8 +256,12 @@ def test_loss_gradient_through_dissipation_and_forces_matches_finite_differences
     system = lnn.systems.get("damped_pendulum", b=0.4)
     q, qdot, tau = (jnp.asarray(rand(s, (6, 1), -2, 2)) for s in (16, 17, 18))
     qddot = jax.vmap(system.acceleration)(q, qdot, tau)
-    model = with_dissipation(lnn.LagrangianNN(1, key=jax.random.key(4), width=6, depth=1, angles=(True,)),
-                             key=jax.random.key(5), network=True, width=4)
+    model = with_dissipation(
+        lnn.LagrangianNN(1, key=jax.random.key(4), width=6, depth=1, angles=(True,)),
+        key=jax.random.key(5),
+        network=True,
+        width=4,
+    )
     params, static = eqx.partition(model, eqx.is_inexact_array)
     rng = np.random.default_rng(1)
     params = jax.tree.map(lambda x: x + 0.1 * jnp.asarray(rng.normal(size=x.shape)), params)
@@ -237,12 +271,14 @@ def test_loss_gradient_through_dissipation_and_forces_matches_finite_differences
         return acceleration_loss(eqx.combine(p, static), q, qdot, qddot, jnp.ones(1), "l2", tau)
 
     grads = jax.jit(jax.grad(loss))(params)
-    flat = lambda t: jnp.concatenate([x.ravel() for x in jax.tree.leaves(t)])  # noqa: E731
+    flat = lambda t: jnp.concatenate([x.ravel() for x in jax.tree.leaves(t)])
     for _ in range(3):
         d = jax.tree.map(lambda x: jnp.asarray(rng.standard_normal(x.shape)), params)
         eps = 1e-6
-        fd = (loss(jax.tree.map(lambda p, v: p + eps * v, params, d))
-              - loss(jax.tree.map(lambda p, v: p - eps * v, params, d))) / (2 * eps)
+        fd = (
+            loss(jax.tree.map(lambda p, v, eps=eps: p + eps * v, params, d))
+            - loss(jax.tree.map(lambda p, v, eps=eps: p - eps * v, params, d))
+        ) / (2 * eps)
         analytic = jnp.dot(flat(grads), flat(d))
         assert abs(fd - analytic) <= 1e-6 * max(1.0, abs(analytic)), (fd, analytic)
 
@@ -254,8 +290,10 @@ def test_learned_damping_coefficient_is_within_ten_percent_of_the_truth():
     b = 0.3
     system = lnn.systems.get("damped_pendulum", b=b)
     ds = data.random_states(system, jax.random.key(0), 1000)
-    model = with_dissipation(lnn.LagrangianNN(1, key=jax.random.key(1), width=16, angles=(True,),
-                                              qdot_scale=float(ds.qdot.std())), key=jax.random.key(2))
+    model = with_dissipation(
+        lnn.LagrangianNN(1, key=jax.random.key(1), width=16, angles=(True,), qdot_scale=float(ds.qdot.std())),
+        key=jax.random.key(2),
+    )
     config = TrainConfig(steps=350, batch_size=128, warmup_steps=50, eval_every=350)
     model, history = fit(model, ds, key=jax.random.key(3), config=config, progress=False)
     report = metrics.damping_report(model, inertia=1.0)
@@ -268,16 +306,28 @@ def test_learned_damping_coefficient_is_within_ten_percent_of_the_truth():
 def test_fit_trains_on_driven_trajectories(damped_motion):
     system, ts, q, qdot, force = damped_motion
     qddot = jax.vmap(jax.vmap(system.acceleration))(q, qdot, force)
-    ds = data.Dataset(q.reshape(-1, 1), qdot.reshape(-1, 1), np.asarray(qddot).reshape(-1, 1),
-                      np.repeat(np.arange(3), len(ts)), np.tile(ts, 3), force=force.reshape(-1, 1))
-    model = with_dissipation(lnn.LagrangianNN(1, key=jax.random.key(6), width=8, depth=1, angles=(True,)),
-                             key=jax.random.key(7))
+    ds = data.Dataset(
+        q.reshape(-1, 1),
+        qdot.reshape(-1, 1),
+        np.asarray(qddot).reshape(-1, 1),
+        np.repeat(np.arange(3), len(ts)),
+        np.tile(ts, 3),
+        force=force.reshape(-1, 1),
+    )
+    model = with_dissipation(
+        lnn.LagrangianNN(1, key=jax.random.key(6), width=8, depth=1, angles=(True,)), key=jax.random.key(7)
+    )
     config = TrainConfig(steps=100, batch_size=64, warmup_steps=10, eval_every=50, val_fraction=0.34, chunk=25)
     _, history = fit(model, ds, key=jax.random.key(8), config=config, progress=False)
     assert history[-1]["val_loss"] < history[0]["val_loss"]
     with pytest.raises(DataError, match="takes none|no generalized force"):
-        fit(BlackBox(1, key=jax.random.key(0), width=4, depth=1), ds, key=jax.random.key(8), config=config,
-            progress=False)
+        fit(
+            BlackBox(1, key=jax.random.key(0), width=4, depth=1),
+            ds,
+            key=jax.random.key(8),
+            config=config,
+            progress=False,
+        )
 
 
 # --------------------------------------------------------------------- bad input
@@ -325,14 +375,20 @@ def test_bad_forces_and_dampings_are_refused_with_a_fix():
 
 def test_dataset_with_forces_saves_loads_and_subsets(tmp_path, damped_motion):
     _, ts, q, qdot, force = damped_motion
-    ds = data.Dataset(q.reshape(-1, 1), qdot.reshape(-1, 1), qdot.reshape(-1, 1), np.repeat(np.arange(3), len(ts)),
-                      np.tile(ts, 3), {"note": "driven"}, force=force.reshape(-1, 1))
+    ds = data.Dataset(
+        q.reshape(-1, 1),
+        qdot.reshape(-1, 1),
+        qdot.reshape(-1, 1),
+        np.repeat(np.arange(3), len(ts)),
+        np.tile(ts, 3),
+        {"note": "driven"},
+        force=force.reshape(-1, 1),
+    )
     loaded = data.load(data.save(ds, tmp_path / "d.npz"))
     np.testing.assert_array_equal(loaded.force, ds.force)
     assert data.load(data.save(ds.subset(np.arange(3)), tmp_path / "e.npz")).force.shape == (3, 1)
     a, b = data.split(ds, 0.34, jax.random.key(0))
     assert a.force.shape == a.q.shape and b.force.shape == b.q.shape
-
 
 
 def test_experiments_build_an_lnn_with_friction():

@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, rand
 
 import lnn
+from helpers import assert_close, rand
 from lnn import io
 from lnn.data import random_states
 from lnn.models import HamiltonianNN
@@ -56,8 +56,16 @@ def test_hamiltons_equations_of_a_pendulum_with_angle_features():
 
 
 def test_phase_field_is_the_symplectic_gradient_of_a_random_network():
-    model = HamiltonianNN(2, key=jax.random.key(3), width=16, angles=(True, False), q_scale=2.0, qdot_scale=1.5,
-                          momentum_scale=3.0, dtype=jnp.float64)
+    model = HamiltonianNN(
+        2,
+        key=jax.random.key(3),
+        width=16,
+        angles=(True, False),
+        q_scale=2.0,
+        qdot_scale=1.5,
+        momentum_scale=3.0,
+        dtype=jnp.float64,
+    )
     q, p = jnp.array([0.4, -1.1]), jnp.array([2.0, -0.7])
     qdot, pdot = model.phase_field(q, p)
     h = 1e-6
@@ -97,7 +105,14 @@ def test_true_momentum_and_true_hamiltonian_reproduce_the_relativistic_particle(
     # Rollouts in (q, p), reported in (q, q̇), follow the true motion.
     ts = np.linspace(0, 5, 11)
     got = lnn.rollout(model, q[:3], v[:3], ts, solver=lnn.RK4(0.01))
-    want = lnn.rollout(system.lagrangian, q[:3], v[:3], ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    want = lnn.rollout(
+        system.lagrangian,
+        q[:3],
+        v[:3],
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11),
+    )
     assert_close(got[0], want[0], rtol=1e-8, scale=1.0)
     assert_close(got[1], want[1], rtol=1e-8, scale=1.0)
 
@@ -116,8 +131,16 @@ def test_the_same_hamiltonian_fed_p_equal_qdot_is_wrong(relativistic):
 
 def test_save_and_load_keep_the_momentum_and_the_system(tmp_path, relativistic):
     system, ds = relativistic
-    model = HamiltonianNN(1, key=jax.random.key(1), width=8, momentum="canonical", true_system=system, q_scale=5.0,
-                          qdot_scale=0.6, momentum_scale=1.1)
+    model = HamiltonianNN(
+        1,
+        key=jax.random.key(1),
+        width=8,
+        momentum="canonical",
+        true_system=system,
+        q_scale=5.0,
+        qdot_scale=0.6,
+        momentum_scale=1.1,
+    )
     io.save_model(tmp_path / "h.eqx", model)
     loaded, _ = io.load_model(tmp_path / "h.eqx")
     assert loaded.config() == model.config()

@@ -30,10 +30,14 @@ def write_csv(path, text):
 
 
 def test_table_loader_reads_named_columns_in_any_order(tmp_path):
-    path = write_csv(tmp_path / "m.csv", "# two runs of a pendulum\nrun,omega,t,theta\n0,0.5,0.0,0.1\n0,0.4,0.1,0.15\n"
-                                         "\n1,-1.0,0.0,2.0\n1,-1.1,0.2,1.8\n")
-    obs = observed.load_table(path, time="t", coordinates="theta", velocities=["omega"], trajectory="run",
-                                  angles="theta")
+    path = write_csv(
+        tmp_path / "m.csv",
+        "# two runs of a pendulum\nrun,omega,t,theta\n0,0.5,0.0,0.1\n0,0.4,0.1,0.15\n"
+        "\n1,-1.0,0.0,2.0\n1,-1.1,0.2,1.8\n",
+    )
+    obs = observed.load_table(
+        path, time="t", coordinates="theta", velocities=["omega"], trajectory="run", angles="theta"
+    )
     assert obs.dof == 1 and len(obs) == 4 and obs.angles == (True,) and obs.coordinates == ("theta",)
     np.testing.assert_array_equal(obs.t, [0.0, 0.1, 0.0, 0.2])
     np.testing.assert_array_equal(obs.q[:, 0], [0.1, 0.15, 2.0, 1.8])
@@ -51,9 +55,18 @@ def test_npz_loader_matches_the_csv_loader(tmp_path):
     assert obs.metadata["row_kind"] == "index"
 
 
-@pytest.mark.parametrize("name", ["pendulum_h_1.txt", "double_pend_h_1.txt", "real_pend_h_1.txt",
-                                  "real_pend_a_1.txt", "real_double_pend_h_1.txt", "real_linear_h_1.txt",
-                                  "real_double_linear_h_1.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pendulum_h_1.txt",
+        "double_pend_h_1.txt",
+        "real_pend_h_1.txt",
+        "real_pend_a_1.txt",
+        "real_double_pend_h_1.txt",
+        "real_linear_h_1.txt",
+        "real_double_linear_h_1.txt",
+    ],
+)
 def test_schmidt_lipson_files_load_with_their_structure(name):
     path = SL_DIR / name
     if not path.is_file():
@@ -92,19 +105,30 @@ def test_schmidt_lipson_loader_says_where_to_get_the_data(tmp_path):
 # -- bad measured input, named by line or column ------------------------------------------
 
 
-@pytest.mark.parametrize("text, kwargs, message", [
-    ("t,x\n0,1\n0.1,nan\n0.2,3\n", {}, r"NaN or inf in column 'x' at line 3 of bad.csv"),
-    ("t,x\n0,1\n0.2,2\n0.1,3\n", {}, r"time goes backwards in trajectory 0: t = 0.1 at line 4 of bad.csv after "
-                                     r"t = 0.2 at line 3"),
-    ("t,x\n0,1\n0.1,2\n0.1,3\n", {}, r"time repeats in trajectory 0: t = 0.1 at line 4 of bad.csv after t = 0.1 "
-                                     r"at line 3"),
-    ("t,x\n0,1\n0.1,2,5\n", {}, r"line 3 of bad.csv has 3 field\(s\) but the header \(line 1\) names 2 columns"),
-    ("t,x\n0,1\n0.1,abc\n", {}, r"line 3 of bad.csv, column 'x': 'abc' is not a number"),
-    ("t,x\n0,1\n", {"coordinates": "x,y"}, r"column\(s\) 'y' not in bad.csv; its columns are t, x"),
-    ("t,x,v,w\n0,1,2,3\n", {"velocities": "v,w"}, r"1 coordinate column\(s\) \(x\) but 2 velocity column\(s\)"),
-    ("t,x\n0,1\n", {"angles": "phi"}, r"angle column\(s\) phi are not among the coordinates"),
-    ("run,t,x\n0,0,1\n0.5,0.1,2\n", {"trajectory": "run"}, r"trajectory column 'run' holds 0.5 at line 3"),
-])
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("t,x\n0,1\n0.1,nan\n0.2,3\n", {}, r"NaN or inf in column 'x' at line 3 of bad.csv"),
+        (
+            "t,x\n0,1\n0.2,2\n0.1,3\n",
+            {},
+            r"time goes backwards in trajectory 0: t = 0.1 at line 4 of bad.csv after "
+            r"t = 0.2 at line 3",
+        ),
+        (
+            "t,x\n0,1\n0.1,2\n0.1,3\n",
+            {},
+            r"time repeats in trajectory 0: t = 0.1 at line 4 of bad.csv after t = 0.1 "
+            r"at line 3",
+        ),
+        ("t,x\n0,1\n0.1,2,5\n", {}, r"line 3 of bad.csv has 3 field\(s\) but the header \(line 1\) names 2 columns"),
+        ("t,x\n0,1\n0.1,abc\n", {}, r"line 3 of bad.csv, column 'x': 'abc' is not a number"),
+        ("t,x\n0,1\n", {"coordinates": "x,y"}, r"column\(s\) 'y' not in bad.csv; its columns are t, x"),
+        ("t,x,v,w\n0,1,2,3\n", {"velocities": "v,w"}, r"1 coordinate column\(s\) \(x\) but 2 velocity column\(s\)"),
+        ("t,x\n0,1\n", {"angles": "phi"}, r"angle column\(s\) phi are not among the coordinates"),
+        ("run,t,x\n0,0,1\n0.5,0.1,2\n", {"trajectory": "run"}, r"trajectory column 'run' holds 0.5 at line 3"),
+    ],
+)
 def test_bad_table_input_names_the_row_or_column(tmp_path, text, kwargs, message):
     path = write_csv(tmp_path / "bad.csv", text)
     args = {"time": "t", "coordinates": "x", **kwargs}
@@ -114,8 +138,9 @@ def test_bad_table_input_names_the_row_or_column(tmp_path, text, kwargs, message
 
 def test_a_trajectory_too_short_for_the_window_is_named_with_its_lines(tmp_path):
     rows = "".join(f"0,{0.1 * i},{np.sin(0.1 * i)}\n" for i in range(20)) + "1,0,0\n1,0.1,0.1\n1,0.2,0.2\n"
-    obs = observed.load_table(write_csv(tmp_path / "m.csv", "run,t,x\n" + rows), time="t", coordinates="x",
-                                  trajectory="run")
+    obs = observed.load_table(
+        write_csv(tmp_path / "m.csv", "run,t,x\n" + rows), time="t", coordinates="x", trajectory="run"
+    )
     with pytest.raises(DataError, match=r"trajectory 1 \(line 22 of m.csv to line 24 of m.csv\) has 3 sample"):
         observed.estimate(obs, observed.SavitzkyGolay(7, 3))
     with pytest.raises(DataError, match=r"trajectory 1 .* has 3 sample\(s\) but a trajectory-matching window"):
@@ -124,9 +149,11 @@ def test_a_trajectory_too_short_for_the_window_is_named_with_its_lines(tmp_path)
 
 def test_bad_rows_in_schmidt_lipson_files_are_named(tmp_path):
     good = "% o v\n0 0.0 0.1 0.2\n0 0.1 0.12 0.21\n"
-    for extra, message in [("0 0.2 nan 0.3\n", r"NaN or inf in column 'o' at line 4"),
-                           ("0 0.2 0.3\n", r"line 4 of sl.txt has 3 columns; expected 4"),
-                           ("0 0.05 0.3 0.1\n", r"time goes backwards .* line 4 of sl.txt")]:
+    for extra, message in [
+        ("0 0.2 nan 0.3\n", r"NaN or inf in column 'o' at line 4"),
+        ("0 0.2 0.3\n", r"line 4 of sl.txt has 3 columns; expected 4"),
+        ("0 0.05 0.3 0.1\n", r"time goes backwards .* line 4 of sl.txt"),
+    ]:
         with pytest.raises(DataError, match=message):
             observed.load_schmidt_lipson(write_csv(tmp_path / "sl.txt", good + extra))
 
@@ -160,15 +187,14 @@ def test_derivatives_of_a_noisy_irregularly_sampled_sine(method, tol):
     smoother = observed.SmoothingSpline() if method == "spline" else observed.SavitzkyGolay(31, 4)
     est = observed.estimate(obs, smoother)
     inner = slice(20, -20)  # the ends of any smoother are worse; the middle is what is claimed
-    for got, want, bound in zip((est.q, est.qdot, est.qddot), (np.sin(t), np.cos(t), -np.sin(t)), tol):
+    for got, want, bound in zip((est.q, est.qdot, est.qddot), (np.sin(t), np.cos(t), -np.sin(t)), tol, strict=True):
         assert np.sqrt(np.mean((got[inner, 0] - want[inner]) ** 2)) < bound
 
 
 def test_angles_are_unwrapped_before_smoothing():
     t = np.linspace(0, 2, 81)
     theta = 3.0 * t  # a rotor: recorded wrapped to (−π, π]
-    obs = observed.Observations(t=t, q=np.angle(np.exp(1j * theta))[:, None], trajectory=np.zeros(81),
-                                    angles=(True,))
+    obs = observed.Observations(t=t, q=np.angle(np.exp(1j * theta))[:, None], trajectory=np.zeros(81), angles=(True,))
     est = observed.estimate(obs, observed.SavitzkyGolay(7, 3))
     np.testing.assert_allclose(est.qdot[:, 0], 3.0, atol=1e-8)
 
@@ -179,8 +205,9 @@ def test_angles_are_unwrapped_before_smoothing():
 @pytest.fixture(scope="module")
 def pendulum_windows():
     system = lnn.systems.get("pendulum")
-    obs = observed.simulate(system, jax.random.key(3), 4, duration=2.0, fps=20, noise=0.0, jitter=0.5,
-                                max_energy=0.6 * system.energy_scale)
+    obs = observed.simulate(
+        system, jax.random.key(3), 4, duration=2.0, fps=20, noise=0.0, jitter=0.5, max_energy=0.6 * system.energy_scale
+    )
     return system, obs, observed.windows(obs, length=5, every=1, stride=3)
 
 
@@ -215,9 +242,9 @@ def test_matching_loss_gradient_matches_finite_differences(pendulum_windows):
     grad = jax.grad(loss)(params)
     direction = jax.tree.map(lambda a: jnp.asarray(np.random.default_rng(5).normal(size=a.shape)), params)
     h = 1e-5
-    shifted = lambda s: jax.tree.map(lambda p, d: p + s * h * d, params, direction)  # noqa: E731
+    shifted = lambda s: jax.tree.map(lambda p, d: p + s * h * d, params, direction)
     fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * h)
-    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction)))
+    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction), strict=True))
     np.testing.assert_allclose(float(analytic), float(fd), rtol=1e-6)
 
 
@@ -230,15 +257,23 @@ def test_a_short_matching_run_with_free_initial_states_reduces_the_error(pendulu
     loss = eqx.filter_jit(obj)
     samples, val_samples, constants = obj.prepare(None, train, val, jnp.float64)
     # Started at the estimates, the free states give exactly the estimated-state loss.
-    np.testing.assert_allclose(float(loss(start, samples, constants)), float(loss(model, samples, constants)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        float(loss(start, samples, constants)), float(loss(model, samples, constants)), rtol=1e-12
+    )
     before = float(loss(model, val_samples, constants))
-    trained, history = fit(start, train, key=jax.random.key(7), val_dataset=val, objective=obj, progress=False,
-                           config=TrainConfig(steps=100, batch_size=32, warmup_steps=10, eval_every=100, chunk=50))
+    trained, history = fit(
+        start,
+        train,
+        key=jax.random.key(7),
+        val_dataset=val,
+        objective=obj,
+        progress=False,
+        config=TrainConfig(steps=100, batch_size=32, warmup_steps=10, eval_every=100, chunk=50),
+    )
     assert isinstance(trained, lnn.LagrangianNN)  # the free states are left out of the result
     assert history[-1]["val_loss"] < 0.5 * before
     # And the prediction error on the measured motion falls with it.
-    err = lambda m: observed.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]  # noqa: E731
+    err = lambda m: observed.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]
     assert err(trained) < 0.5 * err(model)
 
 
@@ -247,8 +282,9 @@ def test_longer_windows_start_from_the_trained_states_at_the_same_samples(pendul
     short = observed.windows(obs, length=4, every=1, stride=3)
     longer = observed.windows(obs, length=7, every=1, stride=6)
     model = lnn.LagrangianNN(1, key=jax.random.key(4), width=8, depth=1, angles=(True,))
-    states = observed.FreeInitialStates(model, jnp.arange(len(short), dtype=float)[:, None],
-                                                   -jnp.arange(len(short), dtype=float)[:, None])
+    states = observed.FreeInitialStates(
+        model, jnp.arange(len(short), dtype=float)[:, None], -jnp.arange(len(short), dtype=float)[:, None]
+    )
     carried = states.carried_to(short, longer)
     for i in range(len(longer)):  # state i of the longer windows is the short window's that starts at its sample
         j = int(carried.q0[i, 0])
@@ -261,15 +297,23 @@ def test_longer_windows_start_from_the_trained_states_at_the_same_samples(pendul
 
 def test_relinking_frees_trapped_states_with_the_neighbours_continuation():
     system = lnn.systems.get("pendulum")
-    obs = observed.simulate(system, jax.random.key(3), 2, duration=2.0, fps=20, jitter=0.5, velocities=True,
-                                max_energy=0.6 * system.energy_scale)
+    obs = observed.simulate(
+        system,
+        jax.random.key(3),
+        2,
+        duration=2.0,
+        fps=20,
+        jitter=0.5,
+        velocities=True,
+        max_energy=0.6 * system.energy_scale,
+    )
     # Cut as for free states: each window ends where the next starts.
     w = observed.windows(obs, length=5, every=1, stride=4)
     assert np.all(w.last == w.first + 4) and np.all(obs.trajectory[w.last] == w.trajectory)
     true_q, true_v = obs.q[w.first], obs.qdot[w.first]
     # Useless estimates, so that only a neighbour's continuation can free a trapped window.
     w = dataclasses.replace(w, q0=np.zeros_like(w.q0), qdot0=np.zeros_like(w.qdot0))
-    motion = lambda t: np.flatnonzero(w.trajectory == t)  # noqa: E731
+    motion = lambda t: np.flatnonzero(w.trajectory == t)
     first, middle, last = motion(0)[0], motion(0)[4], motion(1)[-1]
     trapped = [first, middle, last]
     v0 = true_v.copy()
@@ -281,12 +325,22 @@ def test_relinking_frees_trapped_states_with_the_neighbours_continuation():
     # No previous window for the motion's first: the next one's state carried back; for its last, the previous's.
     assert choice[first] == 3 and choice[last] == 2 and choice[middle] in (2, 3)
     np.testing.assert_allclose(np.asarray(relinked.qdot0), true_v, atol=1e-6)
-    wrap = lambda d: np.mod(d + np.pi, 2 * np.pi) - np.pi  # noqa: E731
+    wrap = lambda d: np.mod(d + np.pi, 2 * np.pi) - np.pi
     np.testing.assert_allclose(wrap(np.asarray(relinked.q0) - true_q), 0, atol=1e-6)
     samples, _, constants = objective.prepare(None, w, w, jnp.float64)
-    per_window = lambda s: np.asarray(observed.window_losses(  # noqa: E731
-        pendulum, samples[0], samples[1], s.q0, s.qdot0, *constants, angles=w.angles, substeps=objective.substeps,
-        loss="l2"))
+    per_window = lambda s: np.asarray(
+        observed.window_losses(
+            pendulum,
+            samples[0],
+            samples[1],
+            s.q0,
+            s.qdot0,
+            *constants,
+            angles=w.angles,
+            substeps=objective.substeps,
+            loss="l2",
+        )
+    )
     before, after = per_window(states), per_window(relinked)
     assert np.all(after <= before) and np.all(after[trapped] < 1e-10 * before[trapped])
 
@@ -309,8 +363,14 @@ def test_learning_settings_are_checked_before_training():
     system = lnn.systems.get("pendulum")
     obs = observed.simulate(system, jax.random.key(0), 2, duration=1.0, fps=20)
     with pytest.raises(ConfigurationError, match="lbfgs_steps"):
-        fit_observations("lnn", obs, key=jax.random.key(0), progress=False, train_config=TrainConfig(steps=5),
-                         method=TrajectoryMatching(window=4, initial=FreeStates((7,))))
+        fit_observations(
+            "lnn",
+            obs,
+            key=jax.random.key(0),
+            progress=False,
+            train_config=TrainConfig(steps=5),
+            method=TrajectoryMatching(window=4, initial=FreeStates((7,))),
+        )
 
 
 def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pendulum_windows, tmp_path):
@@ -318,13 +378,20 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
 
     _, obs, _ = pendulum_windows
     method = TrajectoryMatching(window=4, every=1, initial=FreeStates((7, 13)))
-    model, history = fit_observations("lnn", obs, key=jax.random.key(0), method=method, width=8, progress=False,
-                                      out=tmp_path, train_config=TrainConfig(steps=50, lbfgs_steps=10, warmup_steps=5,
-                                                                             eval_every=25, batch_size=16))
+    model, history = fit_observations(
+        "lnn",
+        obs,
+        key=jax.random.key(0),
+        method=method,
+        width=8,
+        progress=False,
+        out=tmp_path,
+        train_config=TrainConfig(steps=50, lbfgs_steps=10, warmup_steps=5, eval_every=25, batch_size=16),
+    )
     assert isinstance(model, lnn.LagrangianNN)
     assert [h["step"] for h in history] == [25, 50, 60, 70, 80]  # Adam (evaluated every 25), its polish, 2 stages
     assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in history)
-    assert all(a["time"] < b["time"] for a, b in zip(history, history[1:]))
+    assert all(a["time"] < b["time"] for a, b in zip(history, history[1:], strict=False))
     assert [h.get("relinked") is not None for h in history] == [False, False, True, True, True]  # the L-BFGS stages
     csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + len(history) and csv_lines[0].endswith(",relinked")
@@ -337,9 +404,12 @@ def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion
     tc = TrainConfig(steps=1, eval_every=1, warmup_steps=1, learning_rate=1e-9, batch_size=16)
     first_loss = {}
     for steps in (0, 300):  # matching barely moves the model (1 step at 1e-9): its loss shows the start
-        method = TrajectoryMatching(window=4, every=1, initial=FreeStates(), warm_start=WarmStart(steps) if steps else None)
-        _, history = fit_observations("lnn", obs, key=jax.random.key(0), method=method, width=16, progress=False,
-                                      train_config=tc)
+        method = TrajectoryMatching(
+            window=4, every=1, initial=FreeStates(), warm_start=WarmStart(steps) if steps else None
+        )
+        _, history = fit_observations(
+            "lnn", obs, key=jax.random.key(0), method=method, width=16, progress=False, train_config=tc
+        )
         first_loss[steps] = history[0]["val_loss"]
     assert first_loss[300] < 0.3 * first_loss[0]
 
@@ -347,8 +417,9 @@ def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion
 def test_the_noise_floor_is_the_noise_in_the_matching_loss_units():
     system = lnn.systems.get("pendulum")
     for noise in (0.01, 0.03):
-        obs = observed.simulate(system, jax.random.key(1), 4, duration=5.0, fps=30, noise=noise,
-                                max_energy=0.7 * system.energy_scale)
+        obs = observed.simulate(
+            system, jax.random.key(1), 4, duration=5.0, fps=30, noise=noise, max_energy=0.7 * system.energy_scale
+        )
         est = observed.estimate(obs)
         # Gaussian noise of σ·noise: E|r|/σ = √(2/π)·noise, E(r/σ)² = noise²; the smoother absorbs a little.
         assert 0.7 * np.sqrt(2 / np.pi) * noise < observed.noise_floor(obs, est, "l1") < np.sqrt(2 / np.pi) * noise
@@ -362,15 +433,17 @@ def test_a_stalled_matching_stage_is_trained_again_from_the_warm_start(pendulum_
     # 50 steps at a vanishing learning rate: the random network stays far above the noise floor (a stall).
     tc = TrainConfig(steps=50, eval_every=50, warmup_steps=1, learning_rate=1e-9, batch_size=16)
     method = TrajectoryMatching(window=4, every=1, initial=FreeStates(), warm_start=WarmStart(300, if_stalled=True))
-    model, history = fit_observations("lnn", obs, key=jax.random.key(0), method=method, width=16,
-                                      progress=False, train_config=tc, out=tmp_path)
+    model, history = fit_observations(
+        "lnn", obs, key=jax.random.key(0), method=method, width=16, progress=False, train_config=tc, out=tmp_path
+    )
     assert history[-1]["warm_restart"] == 1 and isinstance(model, lnn.LagrangianNN)
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0].endswith(",warm_restart")
     # The restart is what made the model: far better than the stalled run it replaced.
-    err = lambda m: observed.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]  # noqa: E731
+    err = lambda m: observed.observed_rollout_error(m, obs, horizons=(1.0,))["rollout_error"]["1"]
     monkeypatch.setattr(_learning, "STALL_FACTOR", 1e12)  # now nothing counts as stalled
-    stalled, history = fit_observations("lnn", obs, key=jax.random.key(0), method=method, width=16,
-                                        progress=False, train_config=tc)
+    stalled, history = fit_observations(
+        "lnn", obs, key=jax.random.key(0), method=method, width=16, progress=False, train_config=tc
+    )
     assert "warm_restart" not in history[-1]
     assert err(model) < 0.3 * err(stalled)
 
@@ -398,13 +471,30 @@ def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendu
     from lnn.cli import app
 
     _, obs, _ = pendulum_windows
-    lines = ["run,time,theta"] + [f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0])]
+    lines = ["run,time,theta"] + [
+        f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0], strict=True)
+    ]
     csv_path = write_csv(tmp_path / "pend.csv", "\n".join(lines) + "\n")
     run = tmp_path / "run"
     cols = ["--time", "time", "--coords", "theta", "--angles", "theta", "--trajectory", "run"]
     runner = CliRunner()
-    result = runner.invoke(app, ["train", "--data", str(csv_path), *cols, "--method", "derivatives", "--steps", "60",
-                                 "--width", "8", "--out", str(run)])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(csv_path),
+            *cols,
+            "--method",
+            "derivatives",
+            "--steps",
+            "60",
+            "--width",
+            "8",
+            "--out",
+            str(run),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (run / "model.eqx").is_file() and (run / "metrics.csv").is_file()
     result = runner.invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "0.5,1", "--json"])
@@ -420,38 +510,109 @@ def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     from lnn.cli import app
 
     _, obs, _ = pendulum_windows
-    lines = ["run,time,theta"] + [f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0])]
+    lines = ["run,time,theta"] + [
+        f"{int(r)},{float(t)!r},{float(q)!r}" for r, t, q in zip(obs.trajectory, obs.t, obs.q[:, 0], strict=True)
+    ]
     csv_path = write_csv(tmp_path / "pend.csv", "\n".join(lines) + "\n")
-    cols = ["--time", "time", "--coords", "theta", "--angles", "theta", "--trajectory", "run", "--steps", "50",
-            "--width", "8"]
+    cols = [
+        "--time",
+        "time",
+        "--coords",
+        "theta",
+        "--angles",
+        "theta",
+        "--trajectory",
+        "run",
+        "--steps",
+        "50",
+        "--width",
+        "8",
+    ]
     run = tmp_path / "run"
-    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free", "--window", "4",
-                                      "--every", "2", "--weight-decay", "0.5", "--lbfgs-steps", "5",
-                                      "--longer-windows", "7", "--warm-start", "20", "--warm-start-if", "stalled",
-                                      "--out", str(run)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(csv_path),
+            *cols,
+            "--initial",
+            "free",
+            "--window",
+            "4",
+            "--every",
+            "2",
+            "--weight-decay",
+            "0.5",
+            "--lbfgs-steps",
+            "5",
+            "--longer-windows",
+            "7",
+            "--warm-start",
+            "20",
+            "--warm-start-if",
+            "stalled",
+            "--out",
+            str(run),
+        ],
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())
-    recipe = {"method": "TrajectoryMatching", "window": 4, "every": 2,
-              "initial": {"method": "FreeStates", "longer_windows": [7]},
-              "warm_start": {"method": "WarmStart", "steps": 20, "if_stalled": True}}
+    recipe = {
+        "method": "TrajectoryMatching",
+        "window": 4,
+        "every": 2,
+        "initial": {"method": "FreeStates", "longer_windows": [7]},
+        "warm_start": {"method": "WarmStart", "steps": 20, "if_stalled": True},
+    }
     assert config["learning"] | recipe == config["learning"]
     assert config["train"]["weight_decay"] == 0.5 and config["train"]["lbfgs_steps"] == 5
     assert [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]] == ["50", "55", "60"]
     assert "relinked before each L-BFGS stage" in result.output
-    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "free",
-                                      "--longer-windows", "7,1x", "--out", str(tmp_path / "bad")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(csv_path),
+            *cols,
+            "--initial",
+            "free",
+            "--longer-windows",
+            "7,1x",
+            "--out",
+            str(tmp_path / "bad"),
+        ],
+    )
     assert result.exit_code != 0 and "--longer-windows must be comma-separated whole numbers" in str(result.exception)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "1,soon"])
     assert result.exit_code != 0 and "--horizons must be comma-separated seconds" in str(result.exception)
-    result = CliRunner().invoke(app, ["train", "--data", str(csv_path), *cols, "--initial", "guessed", "--out",
-                                      str(tmp_path / "bad")])
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(csv_path), *cols, "--initial", "guessed", "--out", str(tmp_path / "bad")]
+    )
     assert result.exit_code != 0 and "unknown --initial 'guessed'" in str(result.exception or result.output)
 
 
 def test_cli_names_a_missing_column_in_one_line(tmp_path):
     csv_path = write_csv(tmp_path / "m.csv", "t,x\n0,1\n0.1,2\n")
-    result = subprocess.run([sys.executable, "-c", "from lnn.cli import main; main()", "train", "--data",
-                             str(csv_path), "--time", "t", "--coords", "x,y", "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from lnn.cli import main; main()",
+            "train",
+            "--data",
+            str(csv_path),
+            "--time",
+            "t",
+            "--coords",
+            "x,y",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert "column(s) 'y' not in m.csv" in result.stderr and "Traceback" not in result.stderr

@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, rand
 
 import lnn
+from helpers import assert_close, rand
 from lnn import symmetry as sym
 from lnn.errors import LnnError, SymmetryError
 
@@ -55,7 +55,7 @@ def test_a_uniform_field_along_x_breaks_x_translation_and_rotation():
     (only,) = found.symmetries
     assert only.label == "translate y1 + translate y2"
     q, qdot = _states(system)
-    total_x = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0])  # noqa: E731
+    total_x = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0])
     assert sym.symmetry_score(system.lagrangian, total_x, q, qdot) > 2 * sym.DEFAULT_THRESHOLD
 
 
@@ -76,7 +76,7 @@ def test_central_force_has_the_rotation_in_cartesian_and_a_cyclic_angle_in_polar
 def test_user_given_generator_and_scaling_symmetry():
     # L = ½|q̇|² + cos y: x is cyclic; the user's shear ξ = (y, 0) changes T by q̇ₓq̇ᵧ, and
     # scalings change T, so only the x-translation survives.
-    L = lambda q, v: 0.5 * jnp.dot(v, v) - jnp.cos(q[1])  # noqa: E731
+    L = lambda q, v: 0.5 * jnp.dot(v, v) - jnp.cos(q[1])
     q, qdot = rand(0, (200, 2), -2, 2), rand(1, (200, 2), -1, 1)
     cands = sym.candidates(coordinates=("x", "y"), extra={"shear": lambda q: jnp.array([q[1], 0.0])})
     found = sym.discover(L, cands, q, qdot)
@@ -90,10 +90,11 @@ def test_a_total_derivative_hides_symmetries_and_the_even_part_restores_them():
     # part is L again.
     system = lnn.systems.get("two_body")
     q, qdot = _states(system)
-    G = lambda q: jnp.sin(q[0]) * q[3] + 0.3 * q[0] ** 2  # noqa: E731
-    gauged = lambda q, v: system.lagrangian(q, v) + jnp.dot(jax.grad(G)(q), v)  # noqa: E731
-    assert_close(lnn.accelerations(gauged, q[:20], qdot[:20]), system.closed_form_accelerations(q[:20], qdot[:20]),
-                 rtol=1e-10)
+    G = lambda q: jnp.sin(q[0]) * q[3] + 0.3 * q[0] ** 2
+    gauged = lambda q, v: system.lagrangian(q, v) + jnp.dot(jax.grad(G)(q), v)
+    assert_close(
+        lnn.accelerations(gauged, q[:20], qdot[:20]), system.closed_form_accelerations(q[:20], qdot[:20]), rtol=1e-10
+    )
     assert not sym.is_time_reversal_even(gauged, q, qdot)
     assert sym.is_time_reversal_even(system.lagrangian, q, qdot)
     cands = sym.candidates(system)
@@ -109,14 +110,15 @@ def test_a_total_derivative_hides_symmetries_and_the_even_part_restores_them():
 def test_score_does_not_depend_on_units_or_on_the_scale_of_L_and_xi():
     system = lnn.systems.get("two_body", field=0.3)
     q, qdot = _states(system, 200)
-    xi = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0]) + 0.2 * jnp.array([-q[1], q[0], -q[3], q[2]])  # noqa: E731
+    xi = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0]) + 0.2 * jnp.array([-q[1], q[0], -q[3], q[2]])
     base = sym.symmetry_score(system.lagrangian, xi, q, qdot)
     # L × 7 and ξ × 3
-    assert sym.symmetry_score(lambda a, b: 7 * system.lagrangian(a, b), lambda a: 3 * xi(a), q, qdot) == \
-        pytest.approx(base, rel=1e-10)
+    assert sym.symmetry_score(lambda a, b: 7 * system.lagrangian(a, b), lambda a: 3 * xi(a), q, qdot) == pytest.approx(
+        base, rel=1e-10
+    )
     # lengths in cm (q' = 100 q) and time in ms (q̇' = q̇ / 10): the same L and ξ in new units
-    L_new = lambda a, b: system.lagrangian(a / 100, b * 10)  # noqa: E731
-    xi_new = lambda a: 100 * xi(a / 100)  # noqa: E731
+    L_new = lambda a, b: system.lagrangian(a / 100, b * 10)
+    xi_new = lambda a: 100 * xi(a / 100)
     assert sym.symmetry_score(L_new, xi_new, 100 * q, qdot / 10) == pytest.approx(base, rel=1e-10)
     assert 0.0 < base < 1.0
 
@@ -140,7 +142,7 @@ def test_defect_matches_central_finite_differences_of_L_along_the_flow():
 
     def moved(sign):
         out = []
-        for a, b in zip(q, qdot):
+        for a, b in zip(q, qdot, strict=True):
             xi, dxi = jax.jvp(_curved_generator, (jnp.asarray(a),), (jnp.asarray(b),))
             out.append(_nonseparable(a + sign * eps * xi, b + sign * eps * dxi))
         return np.array(out)
@@ -148,14 +150,17 @@ def test_defect_matches_central_finite_differences_of_L_along_the_flow():
     fd = (moved(+1) - moved(-1)) / (2 * eps)
     assert_close(got, fd, rtol=1e-8, scale=1.0)
     # batched over any leading axes
-    assert_close(sym.invariance_defect(_nonseparable, _curved_generator, q.reshape(4, 5, 2), qdot.reshape(4, 5, 2)),
-                 got.reshape(4, 5), rtol=1e-14)
+    assert_close(
+        sym.invariance_defect(_nonseparable, _curved_generator, q.reshape(4, 5, 2), qdot.reshape(4, 5, 2)),
+        got.reshape(4, 5),
+        rtol=1e-14,
+    )
 
 
 def test_charge_changes_at_the_rate_of_the_defect_along_a_motion():
     # Noether: dQ/dt = δL on solutions. In a field g along x, dP_x/dt = g (m1 + m2).
     system = lnn.systems.get("two_body", field=0.5)
-    total_x = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0])  # noqa: E731
+    total_x = lambda q: jnp.array([1.0, 0.0, 1.0, 0.0])
     q0, v0 = _states(system, 2, seed=4)
     ts = np.linspace(0, 1, 11)
     q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, solver=lnn.RK4(0.01))  # RK4 keeps linear invariants exactly
@@ -171,10 +176,9 @@ def test_charges_are_momentum_and_angular_momentum_by_hand():
     system = lnn.systems.get("two_body")
     q, qdot = _states(system, 50)
     m1, m2 = system.parameters["m1"], system.parameters["m2"]
-    total_y = lambda q: jnp.array([0.0, 1.0, 0.0, 1.0])  # noqa: E731
-    rotate = lambda q: jnp.array([-q[1], q[0], -q[3], q[2]])  # noqa: E731
-    assert_close(lnn.noether_charge(system.lagrangian, total_y, q, qdot),
-                 m1 * qdot[:, 1] + m2 * qdot[:, 3], rtol=1e-13)
+    total_y = lambda q: jnp.array([0.0, 1.0, 0.0, 1.0])
+    rotate = lambda q: jnp.array([-q[1], q[0], -q[3], q[2]])
+    assert_close(lnn.noether_charge(system.lagrangian, total_y, q, qdot), m1 * qdot[:, 1] + m2 * qdot[:, 3], rtol=1e-13)
     Lz = m1 * (q[:, 0] * qdot[:, 1] - q[:, 1] * qdot[:, 0]) + m2 * (q[:, 2] * qdot[:, 3] - q[:, 3] * qdot[:, 2])
     assert_close(lnn.noether_charge(system.lagrangian, rotate, q, qdot), Lz, rtol=1e-13)
 
@@ -199,14 +203,17 @@ def test_discovered_charges_are_conserved_along_true_rollouts_and_broken_ones_ar
 # --------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("xi, phrase", [
-    (lambda q: jnp.sum(q), "same shape"),
-    (lambda q: jnp.concatenate([q, q]), "same shape"),
-    (lambda q: (q, q), "same shape"),
-    ("not a function", "not a function"),
-])
+@pytest.mark.parametrize(
+    "xi, phrase",
+    [
+        (lambda q: jnp.sum(q), "same shape"),
+        (lambda q: jnp.concatenate([q, q]), "same shape"),
+        (lambda q: (q, q), "same shape"),
+        ("not a function", "not a function"),
+    ],
+)
 def test_bad_generators_are_refused_with_the_fix(xi, phrase):
-    L = lambda q, v: 0.5 * jnp.dot(v, v)  # noqa: E731
+    L = lambda q, v: 0.5 * jnp.dot(v, v)
     q = jnp.ones((5, 2))
     for fn in (sym.noether_charge, sym.invariance_defect, sym.symmetry_score):
         with pytest.raises(SymmetryError, match=phrase) as info:
@@ -215,7 +222,7 @@ def test_bad_generators_are_refused_with_the_fix(xi, phrase):
 
 
 def test_other_user_errors():
-    L = lambda q, v: 0.5 * jnp.dot(v, v) - jnp.sum(q**2)  # noqa: E731
+    L = lambda q, v: 0.5 * jnp.dot(v, v) - jnp.sum(q**2)
     q = rand(0, (10, 2))
     with pytest.raises(SymmetryError, match="zero on every state"):
         sym.symmetry_score(L, lambda q: jnp.zeros_like(q), q, q)
@@ -243,8 +250,22 @@ def test_cli_symmetries_of_a_system_as_json(tmp_path):
 
     from lnn.cli import app
 
-    result = CliRunner().invoke(app, ["symmetries", "kepler", "--json", "--n-states", "200", "--n-rollouts", "2",
-                                      "--t-end", "1", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "symmetries",
+            "kepler",
+            "--json",
+            "--n-states",
+            "200",
+            "--n-rollouts",
+            "2",
+            "--t-end",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["n_symmetries"] == 1 and len(out["singular_values"]) == 5

@@ -6,13 +6,12 @@ other for every registered system in test_mechanics.py; here: what is specific t
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
 
 import lnn
+from helpers import assert_close
 
 
 def test_two_body_equations_of_motion_are_newtons_with_the_spring_force_by_hand():
@@ -47,16 +46,20 @@ def test_kepler_in_polar_and_cartesian_coordinates_is_the_same_motion():
     cart, polar = lnn.systems.get("kepler"), lnn.systems.get("kepler_polar")
     r, phi, rdot, phidot = 1.2, 0.4, 0.1, 0.6
     q_c = jnp.array([r * math.cos(phi), r * math.sin(phi)])
-    v_c = jnp.array([rdot * math.cos(phi) - r * phidot * math.sin(phi),
-                     rdot * math.sin(phi) + r * phidot * math.cos(phi)])
+    v_c = jnp.array(
+        [rdot * math.cos(phi) - r * phidot * math.sin(phi), rdot * math.sin(phi) + r * phidot * math.cos(phi)]
+    )
     ts = np.linspace(0.0, 3.0, 31)
     qc, _ = lnn.rollout(cart.lagrangian, q_c, v_c, ts, solver=lnn.RK4(0.002))
     qp, _ = lnn.rollout(polar.lagrangian, jnp.array([r, phi]), jnp.array([rdot, phidot]), ts, solver=lnn.RK4(0.002))
     assert_close(jnp.hypot(qc[:, 0], qc[:, 1]), qp[:, 0], rtol=1e-7)
     assert_close(jnp.unwrap(jnp.arctan2(qc[:, 1], qc[:, 0])), qp[:, 1], rtol=1e-7, scale=1.0)
     # and the polar closed form agrees with the polar Lagrangian
-    assert_close(polar.closed_form_accelerations(qp, jnp.ones_like(qp)),
-                 lnn.accelerations(polar.lagrangian, qp, jnp.ones_like(qp)), rtol=1e-12)
+    assert_close(
+        polar.closed_form_accelerations(qp, jnp.ones_like(qp)),
+        lnn.accelerations(polar.lagrangian, qp, jnp.ones_like(qp)),
+        rtol=1e-12,
+    )
 
 
 def test_cartesian_pairs_are_declared():

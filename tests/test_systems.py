@@ -1,16 +1,16 @@
 """The built-in systems: registry, parameters, potentials, state sampling."""
 
-import diffrax
 import json
 import math
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, sample_states
 
 import lnn
+from helpers import assert_close, sample_states
 from lnn.errors import LnnError, UnknownSystemError
 
 SYSTEM_NAMES = lnn.systems.names()
@@ -19,8 +19,9 @@ SYSTEM_NAMES = lnn.systems.names()
 def _potential(name, q, p):
     """V(q) written out by hand for each built-in system."""
     if name == "double_pendulum":
-        return (-(p["m1"] + p["m2"]) * p["g"] * p["l1"] * jnp.cos(q[..., 0])
-                - p["m2"] * p["g"] * p["l2"] * jnp.cos(q[..., 1]))
+        return -(p["m1"] + p["m2"]) * p["g"] * p["l1"] * jnp.cos(q[..., 0]) - p["m2"] * p["g"] * p["l2"] * jnp.cos(
+            q[..., 1]
+        )
     if name in ("pendulum", "damped_pendulum"):
         return -p["m"] * p["g"] * p["l"] * jnp.cos(q[..., 0])
     if name == "spring":
@@ -39,8 +40,11 @@ def _potential(name, q, p):
     if name == "kepler_polar":
         return -p["k"] / q[..., 0]
     if name == "triple_pendulum":
-        return -p["g"] * ((p["m1"] + p["m2"] + p["m3"]) * p["l1"] * jnp.cos(q[..., 0])
-                          + (p["m2"] + p["m3"]) * p["l2"] * jnp.cos(q[..., 1]) + p["m3"] * p["l3"] * jnp.cos(q[..., 2]))
+        return -p["g"] * (
+            (p["m1"] + p["m2"] + p["m3"]) * p["l1"] * jnp.cos(q[..., 0])
+            + (p["m2"] + p["m3"]) * p["l2"] * jnp.cos(q[..., 1])
+            + p["m3"] * p["l3"] * jnp.cos(q[..., 2])
+        )
     if name == "spherical_pendulum":
         return -p["m"] * p["g"] * p["l"] * jnp.cos(q[..., 0])
     if name == "magnetic_particle":
@@ -68,7 +72,7 @@ def test_get_returns_a_consistent_system(name):
     assert system.name == name
     assert system.dof == len(system.coordinates) == len(system.angles) >= 1
     assert len(system.q_low) == len(system.q_high) == system.dof
-    assert all(lo < hi for lo, hi in zip(system.q_low, system.q_high))
+    assert all(lo < hi for lo, hi in zip(system.q_low, system.q_high, strict=True))
     assert system.energy_scale > 0
     assert system.description
     summary = system.summary()
@@ -124,13 +128,21 @@ def test_with_parameters_unknown_parameter_raises_naming_it():
         assert p in message
 
 
-CHANGES = {"double_pendulum": {"m1": 2.0, "l2": 0.5}, "pendulum": {"g": 3.0, "m": 0.5}, "spring": {"k": 4.0},
-           "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3}, "damped_pendulum": {"g": 3.0, "b": 0.3},
-           "relativistic": {"g": 2.0, "k": 0.5},
-           "two_body": {"k": 2.0, "field": 0.7, "half_width": 1.5}, "kepler": {"k": 3.0, "r_min": 0.3},
-           "kepler_polar": {"k": 3.0, "r_min": 0.3},
-           "triple_pendulum": {"m3": 2.0, "l1": 0.5}, "spherical_pendulum": {"l": 2.0, "g": 3.0},
-           "magnetic_particle": {"trap": 0.2, "B": 2.0}, "wave": {"tension": 2.0, "amplitude": 0.5}}
+CHANGES = {
+    "double_pendulum": {"m1": 2.0, "l2": 0.5},
+    "pendulum": {"g": 3.0, "m": 0.5},
+    "spring": {"k": 4.0},
+    "spring_chain": {"k": 2.0, "beta": 0.5, "n": 3},
+    "damped_pendulum": {"g": 3.0, "b": 0.3},
+    "relativistic": {"g": 2.0, "k": 0.5},
+    "two_body": {"k": 2.0, "field": 0.7, "half_width": 1.5},
+    "kepler": {"k": 3.0, "r_min": 0.3},
+    "kepler_polar": {"k": 3.0, "r_min": 0.3},
+    "triple_pendulum": {"m3": 2.0, "l1": 0.5},
+    "spherical_pendulum": {"l": 2.0, "g": 3.0},
+    "magnetic_particle": {"trap": 0.2, "B": 2.0},
+    "wave": {"tension": 2.0, "amplitude": 0.5},
+}
 # Systems whose energy_scale is not the largest potential energy over their box (see their
 # modules and the tests at the end of this file): a magnetic field does no work, and a
 # string's box of n coordinates has 3^n corners.
@@ -170,7 +182,7 @@ def _max_potential_over_box(system):
         # scale is the depth of the well there, |V(r_min)|.
         return float(system.parameters["k"] / system.parameters["r_min"])
     # For the other built-in systems the maximum sits on a corner or the centre of the box.
-    corners = np.meshgrid(*[[lo, 0.5 * (lo + hi), hi] for lo, hi in zip(system.q_low, system.q_high)])
+    corners = np.meshgrid(*[[lo, 0.5 * (lo + hi), hi] for lo, hi in zip(system.q_low, system.q_high, strict=True)])
     grid = np.stack([c.ravel() for c in corners], axis=-1)
     return float(jnp.max(system.potential(grid)))
 
@@ -276,8 +288,7 @@ def test_spring_chain_normal_mode_oscillates_at_its_frequency():
 def test_fput_chain_accelerations_match_closed_form(key):
     system = lnn.systems.get("spring_chain", n=16, beta=1.5, k=0.7)
     q, qdot = sample_states(system, key, 32)
-    assert_close(lnn.accelerations(system.lagrangian, q, qdot), system.closed_form_accelerations(q, qdot),
-                 rtol=1e-10)
+    assert_close(lnn.accelerations(system.lagrangian, q, qdot), system.closed_form_accelerations(q, qdot), rtol=1e-10)
     # The quartic term matters at these amplitudes.
     linear = system.with_parameters(beta=0.0)
     assert not np.allclose(linear.closed_form_accelerations(q, qdot), system.closed_form_accelerations(q, qdot))
@@ -310,5 +321,4 @@ def test_wave_energy_scale_is_the_fundamental_mode_at_the_amplitude(custom):
     mode = p["amplitude"] * np.sin(2 * np.pi * x)
     assert system.energy_scale == pytest.approx(float(system.potential(mode)), rel=1e-12)
     # ... which tends to the continuous string's π² T a² / ℓ.
-    assert system.energy_scale == pytest.approx(np.pi**2 * p["tension"] * p["amplitude"] ** 2 / p["length"],
-                                                rel=1e-3)
+    assert system.energy_scale == pytest.approx(np.pi**2 * p["tension"] * p["amplitude"] ** 2 / p["length"], rel=1e-3)

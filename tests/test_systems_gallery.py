@@ -2,19 +2,19 @@
 written out by hand: Lagrangian accelerations vs independent equations of motion over parameters,
 conserved quantities of true rollouts, closed-form motions, and the samplers' guarantees."""
 
-import diffrax
 import functools
 import math
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lnn
+from helpers import assert_close
 from lnn.systems import _spherical_pendulum as spherical_pendulum
 from lnn.systems import _wave as wave
 
@@ -30,7 +30,7 @@ def _states_and_check(name, n=None):
 
     @jax.jit
     def both(p):
-        L = lambda a, b: system.lagrangian_fn(a, b, **p)  # noqa: E731
+        L = lambda a, b: system.lagrangian_fn(a, b, **p)
         closed = jnp.vectorize(lambda a, b: system.closed_form_fn(a, b, **p), signature="(n),(n)->(n)")
         return lnn.accelerations(L, q, qdot), closed(q, qdot)
 
@@ -46,8 +46,7 @@ def _compare(name, params, n=None):
     assert_close(got, want, rtol=1e-9)
 
 
-@given(m=positive, charge=st.floats(-2.0, 2.0).filter(lambda e: abs(e) > 0.2), B=positive,
-       trap=st.floats(-0.5, 0.5))
+@given(m=positive, charge=st.floats(-2.0, 2.0).filter(lambda e: abs(e) > 0.2), B=positive, trap=st.floats(-0.5, 0.5))
 @settings(max_examples=10)
 def test_magnetic_particle_is_the_lorentz_force(m, charge, B, trap):
     _compare("magnetic_particle", dict(m=m, charge=charge, B=B, trap=trap))
@@ -74,16 +73,26 @@ def test_wave_string_matches_the_discrete_wave_equation(n, density, tension, len
 # ------------------------------------------------------------ true rollouts
 
 
-@pytest.mark.parametrize("name, params, t_end", [
-    ("magnetic_particle", {"trap": 0.3}, 10.0),
-    ("triple_pendulum", {}, 5.0),
-    ("wave", {"n": 32}, 3.0),
-])
+@pytest.mark.parametrize(
+    "name, params, t_end",
+    [
+        ("magnetic_particle", {"trap": 0.3}, 10.0),
+        ("triple_pendulum", {}, 5.0),
+        ("wave", {"n": 32}, 3.0),
+    ],
+)
 def test_true_rollouts_conserve_energy(name, params, t_end):
     system = lnn.systems.get(name, **params)
     q0, qdot0 = system.sample_states(jax.random.key(5), 4)
     ts = np.linspace(0.0, t_end, 51)
-    q, qdot = lnn.rollout(system.lagrangian, q0, qdot0, ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    q, qdot = lnn.rollout(
+        system.lagrangian,
+        q0,
+        qdot0,
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11),
+    )
     E = np.asarray(system.energy(q, qdot))
     assert np.all(np.isfinite(E))
     moved = np.max(np.abs(np.asarray(q[:, -1] - q[:, 0])))
@@ -99,7 +108,14 @@ def test_charged_particle_gyrates_on_a_circle_at_the_cyclotron_frequency():
     v0 = jnp.array([[0.4, 0.1, 0.25]])
     period = 2 * math.pi / omega
     ts = np.linspace(0.0, period, 41)
-    q, qdot = lnn.rollout(system.lagrangian, q0, v0, ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    q, qdot = lnn.rollout(
+        system.lagrangian,
+        q0,
+        v0,
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11),
+    )
     # Closed form: v(t) = R(−ω_c t) v⊥(0), x(t) = x(0) + (R(−ω_c t) − 1) J v⊥ / ω_c with J a quarter turn.
     c, s = np.cos(omega * ts), np.sin(omega * ts)
     vx = 0.4 * c + 0.1 * s
@@ -145,7 +161,14 @@ def test_spherical_pendulum_states_keep_off_the_poles_for_their_whole_motion(sam
     q0, qdot0 = getattr(system, sampler)(jax.random.key(8), 16)
     assert np.all(np.asarray(spherical_pendulum.stays_off_the_poles(q0, qdot0, system.parameters)))
     ts = np.linspace(0.0, 10.0, 401)
-    q, qdot = lnn.rollout(system.lagrangian, q0, qdot0, ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10))
+    q, qdot = lnn.rollout(
+        system.lagrangian,
+        q0,
+        qdot0,
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-10),
+    )
     theta = np.asarray(q[..., 0])
     margin = spherical_pendulum.POLE_MARGIN
     assert theta.min() >= margin - 1e-6 and theta.max() <= math.pi - margin + 1e-6
@@ -200,7 +223,14 @@ def test_a_standing_wave_oscillates_at_the_discrete_dispersion_relation():
     h, c = 1.0 / n, 2.0
     omega = 2 * c / h * math.sin(math.pi * k / n)
     ts = np.linspace(0.0, 1.0, 21)
-    q, _ = lnn.rollout(system.lagrangian, np.cos(2 * np.pi * k * x), np.zeros(n), ts, solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    q, _ = lnn.rollout(
+        system.lagrangian,
+        np.cos(2 * np.pi * k * x),
+        np.zeros(n),
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11),
+    )
     assert_close(q, np.cos(omega * ts)[:, None] * np.cos(2 * np.pi * k * x)[None, :], rtol=1e-8, scale=1.0)
     assert wave.fundamental_period(system) == pytest.approx(0.5)
 
@@ -220,8 +250,9 @@ def test_wave_samplers_give_smooth_waves():
     assert np.all((V >= 0.5 * system.energy_scale * (1 - 1e-12)) & (V <= system.energy_scale * (1 + 1e-12)))
 
 
-@pytest.mark.parametrize("params, match", [({"n": 2}, "n >= 3"), ({"n": 8, "modes": 5}, "modes"),
-                                           ({"tension": -1.0}, "positive")])
+@pytest.mark.parametrize(
+    "params, match", [({"n": 2}, "n >= 3"), ({"n": 8, "modes": 5}, "modes"), ({"tension": -1.0}, "positive")]
+)
 def test_wave_rejects_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         lnn.systems.get("wave", **params)

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
 
 import lnn
+from helpers import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,14 @@ def test_motion_from_rest_is_hyperbolic(particle):
     # Constant proper acceleration g from rest: v(t) = g t / √(1 + (g t)²),
     # x(t) = x0 + (√(1 + (g t)²) − 1) / g  (c = 1); |v| < c forever.
     ts = np.linspace(0.0, 8.0, 33)
-    q, v = lnn.rollout(particle.lagrangian, jnp.array([[-5.0]]), jnp.array([[0.0]]), ts,
-                       solver=diffrax.Dopri8(), stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11))
+    q, v = lnn.rollout(
+        particle.lagrangian,
+        jnp.array([[-5.0]]),
+        jnp.array([[0.0]]),
+        ts,
+        solver=diffrax.Dopri8(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-11),
+    )
     gt = 1.5 * ts
     assert_close(v[0, :, 0], gt / np.sqrt(1 + gt**2), rtol=1e-8, scale=1.0)
     assert_close(q[0, :, 0], -5.0 + (np.sqrt(1 + gt**2) - 1) / 1.5, rtol=1e-8, scale=1.0)

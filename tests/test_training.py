@@ -47,8 +47,8 @@ def test_loss_gradient_matches_finite_differences(loss_kind):
     for _ in range(3):
         direction = jax.tree.map(lambda x: jnp.asarray(rng.standard_normal(x.shape)), params)
         eps = 1e-6
-        plus = jax.tree.map(lambda p, d: p + eps * d, params, direction)
-        minus = jax.tree.map(lambda p, d: p - eps * d, params, direction)
+        plus = jax.tree.map(lambda p, d, eps=eps: p + eps * d, params, direction)
+        minus = jax.tree.map(lambda p, d, eps=eps: p - eps * d, params, direction)
         fd = (loss(plus) - loss(minus)) / (2 * eps)
         analytic = jnp.dot(_flat(grads), _flat(direction))
         assert abs(fd - analytic) <= 1e-6 * max(1.0, abs(analytic)), (fd, analytic)
@@ -65,8 +65,9 @@ def test_learning_rate_schedule_warms_up_then_decays_to_final():
 def test_fit_reduces_loss_and_learns_the_pendulum(pendulum_data):
     system, ds = pendulum_data
     model = lnn.LagrangianNN(1, key=jax.random.key(0), width=32, depth=2, angles=(True,), qdot_scale=3.0)
-    trained, history = fit(model, ds, key=jax.random.key(2), config=TrainConfig(steps=1500, eval_every=500),
-                           progress=False)
+    trained, history = fit(
+        model, ds, key=jax.random.key(2), config=TrainConfig(steps=1500, eval_every=500), progress=False
+    )
     assert history[-1]["val_loss"] < 0.3 * history[0]["val_loss"]
     # The trained model's accelerations approach θ̈ = −(g/l) sin θ on fresh states.
     q, qdot = system.sample_states(jax.random.key(9), 200)
@@ -95,8 +96,9 @@ def test_non_finite_steps_are_skipped_and_counted():
     ds = data.Dataset(q, np.zeros_like(q), -3.0 * q, np.arange(n), np.zeros(n))
     cfg = TrainConfig(steps=300, batch_size=16, eval_every=100, learning_rate=3e-2, warmup_steps=10)
     val = ds.subset(np.arange(8, n))
-    trained, history = fit(_Linear(jnp.zeros(1)), ds, key=jax.random.key(0), config=cfg, val_dataset=val,
-                           progress=False)
+    trained, history = fit(
+        _Linear(jnp.zeros(1)), ds, key=jax.random.key(0), config=cfg, val_dataset=val, progress=False
+    )
     skipped = sum(h["skipped"] for h in history)
     assert 0 < skipped < 300
     assert np.isfinite(trained.w).all()
@@ -137,11 +139,15 @@ def test_checkpoints_metrics_and_resume_after_interruption(pendulum_data, tmp_pa
 def test_fit_rejects_bad_input(pendulum_data):
     _, ds = pendulum_data
     with pytest.raises(DataError, match="coordinates"):
-        fit(lnn.LagrangianNN(2, key=jax.random.key(0), width=4, depth=1), ds, key=jax.random.key(0),
-            config=TrainConfig(steps=10), progress=False)
+        fit(
+            lnn.LagrangianNN(2, key=jax.random.key(0), width=4, depth=1),
+            ds,
+            key=jax.random.key(0),
+            config=TrainConfig(steps=10),
+            progress=False,
+        )
     with pytest.raises(DataError, match="at least 2 states"):
-        fit(_small_lnn(), ds.subset(np.arange(1)), key=jax.random.key(0), config=TrainConfig(steps=10),
-            progress=False)
+        fit(_small_lnn(), ds.subset(np.arange(1)), key=jax.random.key(0), config=TrainConfig(steps=10), progress=False)
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="huber")
     with pytest.raises(ValueError, match="steps"):
@@ -152,14 +158,15 @@ def test_weight_decay_shrinks_only_the_networks_weight_matrices():
     from lnn.observed import FreeInitialStates
     from lnn.training import optimizer
 
-    model = FreeInitialStates(lnn.LagrangianNN(2, key=jax.random.key(0), width=8, depth=2),
-                              jnp.ones((3, 2)), jnp.ones((3, 2)))
+    model = FreeInitialStates(
+        lnn.LagrangianNN(2, key=jax.random.key(0), width=8, depth=2), jnp.ones((3, 2)), jnp.ones((3, 2))
+    )
     params = eqx.filter(model, eqx.is_inexact_array)
     zero = jax.tree.map(jnp.zeros_like, params)
     for decay in (0.0, 0.5):
         opt = optimizer(TrainConfig(weight_decay=decay))
         updates, _ = opt.update(zero, opt.init(params), params)
-        for W, dW in zip(params.model.mlp.weights, updates.model.mlp.weights):
+        for W, dW in zip(params.model.mlp.weights, updates.model.mlp.weights, strict=True):
             np.testing.assert_allclose(dW, decay * W, rtol=1e-12)
         others = [updates.model.log_kinetic, updates.q0, updates.qdot0, *updates.model.mlp.biases]
         assert all(float(jnp.max(jnp.abs(u))) == 0.0 for u in others)
@@ -209,8 +216,14 @@ def test_fit_ends_with_the_lbfgs_polish_when_asked(pendulum_data):
     runs = {}
     for n in (0, 30):
         model = lnn.LagrangianNN(1, key=jax.random.key(1), width=16, depth=1, angles=(True,), qdot_scale=3.0)
-        runs[n] = fit(model, train, key=jax.random.key(2), val_dataset=val, progress=False,
-                      config=TrainConfig(steps=100, warmup_steps=10, eval_every=50, lbfgs_steps=n))
+        runs[n] = fit(
+            model,
+            train,
+            key=jax.random.key(2),
+            val_dataset=val,
+            progress=False,
+            config=TrainConfig(steps=100, warmup_steps=10, eval_every=50, lbfgs_steps=n),
+        )
     assert [h["step"] for h in runs[30][1]] == [50, 100, 130]
     objective = AccelerationObjective("l2")
     samples, _, constants = objective.prepare(runs[0][0], train, val, jnp.float64)
@@ -222,16 +235,38 @@ def test_fit_ends_with_the_lbfgs_polish_when_asked(pendulum_data):
 # The loss histories of fixed-seed runs recorded with the training loop as it was before it was split into a
 # pure step, a train state and a loop with callbacks (columns: step, train loss, validation loss, learning
 # rate). The same seeds must give the same numbers.
-RECORDED = {"lnn": [[100, 0.39293350297223, 0.01861592895039554, 0.0027247843671997004], [200, 0.009023293923407451, 0.005025676742745499, 0.0010563831900068134], [300, 0.0055135320198484924, 0.004626888686494733, 3.1183152605815565e-06]], "baseline": [[100, 0.6399972320109352, 0.05830618409866434, 0.0027247843671997004], [200, 0.027981622424791873, 0.009729129614533547, 0.0010563831900068134], [300, 0.007738734690751512, 0.007096161102919308, 3.1183152605815565e-06]], "hnn": [[100, 0.21890893974341427, 0.007919932824798585, 0.0027247843671997004], [200, 0.005341564745103042, 0.004222541969529363, 0.0010563831900068134], [300, 0.003948342950001865, 0.0036240507571006233, 3.1183152605815565e-06]]}
+RECORDED = {
+    "lnn": [
+        [100, 0.39293350297223, 0.01861592895039554, 0.0027247843671997004],
+        [200, 0.009023293923407451, 0.005025676742745499, 0.0010563831900068134],
+        [300, 0.0055135320198484924, 0.004626888686494733, 3.1183152605815565e-06],
+    ],
+    "baseline": [
+        [100, 0.6399972320109352, 0.05830618409866434, 0.0027247843671997004],
+        [200, 0.027981622424791873, 0.009729129614533547, 0.0010563831900068134],
+        [300, 0.007738734690751512, 0.007096161102919308, 3.1183152605815565e-06],
+    ],
+    "hnn": [
+        [100, 0.21890893974341427, 0.007919932824798585, 0.0027247843671997004],
+        [200, 0.005341564745103042, 0.004222541969529363, 0.0010563831900068134],
+        [300, 0.003948342950001865, 0.0036240507571006233, 3.1183152605815565e-06],
+    ],
+}
 
 
 @pytest.mark.parametrize("role", sorted(RECORDED))
 def test_a_fixed_seed_run_gives_the_recorded_history(role, pendulum_states):
     system = lnn.systems.get("pendulum")
-    model = lnn.build_model(role, pendulum_states, jax.random.key(1), angles=system.angles, width=16, depth=2,
-                            dtype="float64")
-    _, history = fit(model, pendulum_states, key=jax.random.key(2), progress=False,
-                     config=TrainConfig(steps=300, eval_every=100, warmup_steps=50, batch_size=64))
+    model = lnn.build_model(
+        role, pendulum_states, jax.random.key(1), angles=system.angles, width=16, depth=2, dtype="float64"
+    )
+    _, history = fit(
+        model,
+        pendulum_states,
+        key=jax.random.key(2),
+        progress=False,
+        config=TrainConfig(steps=300, eval_every=100, warmup_steps=50, batch_size=64),
+    )
     got = np.array([[h["step"], h["train_loss"], h["val_loss"], h["learning_rate"]] for h in history])
     np.testing.assert_allclose(got, np.array(RECORDED[role]), rtol=1e-9)
 
@@ -257,15 +292,18 @@ def test_the_pure_step_applies_one_adam_update(pendulum_data):
     params, static = eqx.partition(model, eqx.is_inexact_array)
     samples, _, constants = objective.prepare(model, ds, ds, jnp.float64)
     opt = optimizer(cfg)
-    state = TrainState(params, opt.init(params), jnp.zeros((), int), jnp.zeros((), int), jax.random.key_data(
-        jax.random.key(0)), params)
+    state = TrainState(
+        params, opt.init(params), jnp.zeros((), int), jnp.zeros((), int), jax.random.key_data(jax.random.key(0)), params
+    )
     step = jax.jit(train_step(objective, opt, cfg, static))
     new, (loss, finite, lr) = step(state, (samples, constants), jnp.asarray(10), jax.random.key(1))
     assert bool(finite) and int(new.step) == 1 and float(lr) == pytest.approx(cfg.learning_rate)
     # Adam's first update is lr · g/(|g| + ε) (bias-corrected m̂ = g, v̂ = g², ε = 1e-8), on the same minibatch.
     idx = jax.random.randint(jax.random.key(1), (cfg.batch_size,), 0, samples[0].shape[0])
     grads = jax.grad(lambda p: objective(eqx.combine(p, static), tuple(a[idx] for a in samples), constants))(params)
-    for p_new, p_old, g in zip(jax.tree.leaves(new.params), jax.tree.leaves(params), jax.tree.leaves(grads)):
+    for p_new, p_old, g in zip(
+        jax.tree.leaves(new.params), jax.tree.leaves(params), jax.tree.leaves(grads), strict=True
+    ):
         np.testing.assert_allclose(p_old - p_new, cfg.learning_rate * g / (np.abs(g) + 1e-8), rtol=1e-9, atol=1e-15)
     assert float(loss) == pytest.approx(float(objective(model, tuple(a[idx] for a in samples), constants)))
 
@@ -290,8 +328,14 @@ def test_callbacks_see_every_chunk_and_evaluation(pendulum_data):
         def close(self):
             seen.append(("close", None))
 
-    fit(_small_lnn(), ds, key=jax.random.key(0), config=TrainConfig(steps=100, eval_every=50, chunk=25),
-        progress=False, callbacks=[Recorder()])
+    fit(
+        _small_lnn(),
+        ds,
+        key=jax.random.key(0),
+        config=TrainConfig(steps=100, eval_every=50, chunk=25),
+        progress=False,
+        callbacks=[Recorder()],
+    )
     assert seen[0] == ("start", 0) and seen[-1] == ("close", None)
     assert [s for k, s in seen if k == "chunk"] == [25, 50, 75, 100]
     assert [s for k, s in seen if k == "eval"] == [50, 100]
@@ -307,11 +351,16 @@ def test_callbacks_are_closed_when_training_fails(pendulum_data):
         def close(self):
             closed.append(True)
 
-    model = jax.tree.map(lambda x: jnp.zeros_like(x) if eqx.is_inexact_array(x) else x,
-                         _small_lnn(kinetic_prior=False))
+    model = jax.tree.map(lambda x: jnp.zeros_like(x) if eqx.is_inexact_array(x) else x, _small_lnn(kinetic_prior=False))
     with pytest.raises(TrainingDivergedError):
-        fit(model, ds, key=jax.random.key(0), config=TrainConfig(steps=500, max_bad_steps=20, chunk=25),
-            progress=False, callbacks=[Closer()])
+        fit(
+            model,
+            ds,
+            key=jax.random.key(0),
+            config=TrainConfig(steps=500, max_bad_steps=20, chunk=25),
+            progress=False,
+            callbacks=[Closer()],
+        )
     assert closed == [True]
 
 

@@ -35,7 +35,8 @@ SCRIPT = textwrap.dedent("""
     cfg = train.TrainConfig(steps=10, batch_size=64, devices=2, chunk=5)
     opt = train.optimizer(cfg)
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:2]), ("batch",))
-    step = train.train_step(train.AccelerationObjective(), opt, cfg, static, NamedSharding(mesh, PartitionSpec("batch")))
+    sharding = NamedSharding(mesh, PartitionSpec("batch"))
+    step = train.train_step(train.AccelerationObjective(), opt, cfg, static, sharding)
     state = train.TrainState(params, opt.init(params), jnp.asarray(0), jnp.asarray(0),
                              jax.random.key_data(jax.random.key(0)), params)
     arrays = ((jnp.ones((100, 2)),) * 3, (jnp.ones(2),))
@@ -58,7 +59,7 @@ def test_two_devices_give_the_one_device_loss_curve():
     assert result["all_reduce"]
     one, two = result["curves"]["1"], result["curves"]["2"]
     assert len(one) == len(two) == 3
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert a == pytest.approx(b, rel=1e-10)
     # Training makes progress (the curve is a real one), and the model comes back on one device.
     assert one[-1][1] < one[0][1]

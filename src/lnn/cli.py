@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,8 +18,9 @@ from rich.table import Table
 
 from lnn.errors import ConfigurationError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Lagrangian Neural Networks: learn L(q, q̇) from trajectories.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Lagrangian Neural Networks: learn L(q, q̇) from trajectories."
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -46,7 +46,7 @@ def systems() -> None:
         table.add_column(col)
     for name in registry.names():
         s = registry.get(name)
-        coords = ", ".join(f"{c}{' (angle)' if a else ''}" for c, a in zip(s.coordinates, s.angles))
+        coords = ", ".join(f"{c}{' (angle)' if a else ''}" for c, a in zip(s.coordinates, s.angles, strict=True))
         params = ", ".join(f"{k}={v:g}" for k, v in s.parameters.items())
         table.add_row(name, str(s.dof), coords, params, s.description)
     console.print(table)
@@ -90,65 +90,109 @@ EXPERT = "Learning from recordings (expert)"
 
 @app.command()
 def train(
-    system: Optional[str] = typer.Option(None, help="system the data comes from (default: the dataset's, "
-                                         "else double_pendulum)", rich_help_panel=DATA),
-    data_file: Optional[Path] = typer.Option(None, "--data", help="dataset.npz from `lnn generate`, measured "
-                                             "positions (.csv/.npz with --time and --coords), or a Schmidt & "
-                                             "Lipson .txt file (default: generate --n-train random states)",
-                                             rich_help_panel=DATA),
-    n_train: int = typer.Option(100_000, help="random states to generate when --data is not given",
-                                rich_help_panel=DATA),
-    time_col: Optional[str] = typer.Option(None, "--time", help="the time column", rich_help_panel=RECORDING),
-    coords: Optional[str] = typer.Option(None, "--coords", help="coordinate columns, e.g. x1,x2",
-                                         rich_help_panel=RECORDING),
-    velocities: Optional[str] = typer.Option(None, "--velocities", help="velocity columns, one per coordinate",
-                                             rich_help_panel=RECORDING),
-    angles: Optional[str] = typer.Option(None, "--angles", help="which coordinate columns are angles",
-                                         rich_help_panel=RECORDING),
-    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="column of trajectory (run) ids",
-                                             rich_help_panel=RECORDING),
-    model: str = typer.Option("lnn", help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
-                              "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
-                              "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)", rich_help_panel=MODEL),
+    system: str | None = typer.Option(
+        None, help="system the data comes from (default: the dataset's, else double_pendulum)", rich_help_panel=DATA
+    ),
+    data_file: Path | None = typer.Option(
+        None,
+        "--data",
+        help="dataset.npz from `lnn generate`, measured "
+        "positions (.csv/.npz with --time and --coords), or a Schmidt & "
+        "Lipson .txt file (default: generate --n-train random states)",
+        rich_help_panel=DATA,
+    ),
+    n_train: int = typer.Option(
+        100_000, help="random states to generate when --data is not given", rich_help_panel=DATA
+    ),
+    time_col: str | None = typer.Option(None, "--time", help="the time column", rich_help_panel=RECORDING),
+    coords: str | None = typer.Option(
+        None, "--coords", help="coordinate columns, e.g. x1,x2", rich_help_panel=RECORDING
+    ),
+    velocities: str | None = typer.Option(
+        None, "--velocities", help="velocity columns, one per coordinate", rich_help_panel=RECORDING
+    ),
+    angles: str | None = typer.Option(
+        None, "--angles", help="which coordinate columns are angles", rich_help_panel=RECORDING
+    ),
+    trajectory: str | None = typer.Option(
+        None, "--trajectory", help="column of trajectory (run) ids", rich_help_panel=RECORDING
+    ),
+    model: str = typer.Option(
+        "lnn",
+        help="'lnn' (general Lagrangian), 'structured' (L = ½q̇ᵀM(q)q̇ − V(q)), "
+        "'baseline' (black box), 'lnn+dissipation' (an LNN with learned friction), "
+        "'hnn' (Hamiltonian NN, p = q̇) or 'hnn_true_p' (p = ∂L/∂q̇)",
+        rich_help_panel=MODEL,
+    ),
     width: int = typer.Option(64, rich_help_panel=MODEL),
     depth: int = typer.Option(2, rich_help_panel=MODEL),
     init: str = typer.Option("standard", help="'standard' or 'paper'", rich_help_panel=MODEL),
-    dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'",
-                              rich_help_panel=MODEL),
-    linear_solver: str = typer.Option("auto", help="lnn model's solve for q̈: 'lu', 'cholesky', 'cg' "
-                                      "(matrix-free, many coordinates) or 'auto'", rich_help_panel=MODEL),
-    steps: Optional[int] = typer.Option(None, help="schedule length; exactly reproducible (default: fit "
-                                        "the schedule to --budget)", rich_help_panel=TRAINING),
-    budget: Optional[float] = typer.Option(None, help="wall-clock seconds of training (default 150 without "
-                                           "--steps, no limit with it; 0: no limit)", rich_help_panel=TRAINING),
+    dtype: str = typer.Option("float32", help="parameter dtype: 'float32' (fast) or 'float64'", rich_help_panel=MODEL),
+    linear_solver: str = typer.Option(
+        "auto",
+        help="lnn model's solve for q̈: 'lu', 'cholesky', 'cg' (matrix-free, many coordinates) or 'auto'",
+        rich_help_panel=MODEL,
+    ),
+    steps: int | None = typer.Option(
+        None,
+        help="schedule length; exactly reproducible (default: fit the schedule to --budget)",
+        rich_help_panel=TRAINING,
+    ),
+    budget: float | None = typer.Option(
+        None,
+        help="wall-clock seconds of training (default 150 without --steps, no limit with it; 0: no limit)",
+        rich_help_panel=TRAINING,
+    ),
     batch_size: int = typer.Option(256, rich_help_panel=TRAINING),
     lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
-    weight_decay: float = typer.Option(0.0, help="decoupled decay of the networks' weight matrices (a smoothness "
-                                       "prior)", rich_help_panel=TRAINING),
-    lbfgs_steps: int = typer.Option(0, help="end with this many full-batch L-BFGS iterations (small problems)",
-                                    rich_help_panel=TRAINING),
-    devices: int = typer.Option(1, help="data-parallel training over this many devices (batch split, "
-                                "parameters replicated); on a CPU see XLA_FLAGS in the docs",
-                                rich_help_panel=TRAINING),
+    weight_decay: float = typer.Option(
+        0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=TRAINING
+    ),
+    lbfgs_steps: int = typer.Option(
+        0, help="end with this many full-batch L-BFGS iterations (small problems)", rich_help_panel=TRAINING
+    ),
+    devices: int = typer.Option(
+        1,
+        help="data-parallel training over this many devices (batch split, "
+        "parameters replicated); on a CPU see XLA_FLAGS in the docs",
+        rich_help_panel=TRAINING,
+    ),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
-    method: str = typer.Option("matching", help="'matching' (trajectory matching over short windows) or "
-                               "'derivatives' (smoothed q̇, q̈, then the acceleration loss)", rich_help_panel=EXPERT),
-    initial: Optional[str] = typer.Option(None, help="matching: each window's initial state, 'estimated' "
-                                          "(smoothed; the default) or 'free' (optimised with the model)",
-                                          rich_help_panel=EXPERT),
-    window: Optional[int] = typer.Option(None, help="matching: samples per window (default 11)",
-                                         rich_help_panel=EXPERT),
-    every: Optional[int] = typer.Option(None, help="matching: keep every k-th sample inside a window (default 3)",
-                                        rich_help_panel=EXPERT),
-    longer_windows: Optional[str] = typer.Option(None, help="matching with --initial free: then refine by L-BFGS on "
-                                                 "windows of these sample counts in turn, e.g. 61 (needs "
-                                                 "--lbfgs-steps)", rich_help_panel=EXPERT),
-    warm_start: Optional[int] = typer.Option(None, help="matching: a fit of this many steps to the derivative "
-                                             "estimate to match from (e.g. 5000)", rich_help_panel=EXPERT),
-    warm_start_if: Optional[str] = typer.Option(None, help="'always' (the default) or 'stalled': start from the "
-                                                "random network, and from the warm start only if Adam stalls",
-                                                rich_help_panel=EXPERT),
+    method: str = typer.Option(
+        "matching",
+        help="'matching' (trajectory matching over short windows) or "
+        "'derivatives' (smoothed q̇, q̈, then the acceleration loss)",
+        rich_help_panel=EXPERT,
+    ),
+    initial: str | None = typer.Option(
+        None,
+        help="matching: each window's initial state, 'estimated' "
+        "(smoothed; the default) or 'free' (optimised with the model)",
+        rich_help_panel=EXPERT,
+    ),
+    window: int | None = typer.Option(None, help="matching: samples per window (default 11)", rich_help_panel=EXPERT),
+    every: int | None = typer.Option(
+        None, help="matching: keep every k-th sample inside a window (default 3)", rich_help_panel=EXPERT
+    ),
+    longer_windows: str | None = typer.Option(
+        None,
+        help="matching with --initial free: then refine by L-BFGS on "
+        "windows of these sample counts in turn, e.g. 61 (needs "
+        "--lbfgs-steps)",
+        rich_help_panel=EXPERT,
+    ),
+    warm_start: int | None = typer.Option(
+        None,
+        help="matching: a fit of this many steps to the derivative estimate to match from (e.g. 5000)",
+        rich_help_panel=EXPERT,
+    ),
+    warm_start_if: str | None = typer.Option(
+        None,
+        help="'always' (the default) or 'stalled': start from the "
+        "random network, and from the warm start only if Adam stalls",
+        rich_help_panel=EXPERT,
+    ),
 ) -> None:
     """Train one model; the run folder gets model.eqx, metrics.csv, checkpoints/ and a loss figure."""
     import jax
@@ -161,27 +205,66 @@ def train(
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
-    cfg = TrainConfig(steps=steps, time_budget=budget if budget > 0 else None, batch_size=batch_size,
-                      learning_rate=lr, devices=devices, weight_decay=weight_decay, lbfgs_steps=lbfgs_steps)
+    cfg = TrainConfig(
+        steps=steps,
+        time_budget=budget if budget > 0 else None,
+        batch_size=batch_size,
+        learning_rate=lr,
+        devices=devices,
+        weight_decay=weight_decay,
+        lbfgs_steps=lbfgs_steps,
+    )
     if spec is not None:
         learning = _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if)
-        _train_observed(data_file, spec, model=model, train_config=cfg, width=width, depth=depth, init=init,
-                        dtype=dtype, seed=seed, out=out, method=learning, linear_solver=linear_solver)
+        _train_observed(
+            data_file,
+            spec,
+            model=model,
+            train_config=cfg,
+            width=width,
+            depth=depth,
+            init=init,
+            dtype=dtype,
+            seed=seed,
+            out=out,
+            method=learning,
+            linear_solver=linear_solver,
+        )
         return
     ds = data.load(data_file) if data_file else None
     s = registry.get(system or (ds.metadata.get("system", {}).get("name") if ds else None) or "double_pendulum")
     if ds is None:
         ds = data.random_states(s, k_data, n_train)
-    m = build_model(model, ds, k_model, angles=s.angles, width=width, depth=depth, init=init, dtype=dtype,
-                    true_system=s, **_model_options(model, linear_solver))
-    io.write_json(out / "config.json", {"system": s.name, "model": model, "seed": seed,
-                                        "data": str(data_file) if data_file else f"random_states:{n_train}",
-                                        "train": cfg.to_json(), "model_config": m.config()})
+    m = build_model(
+        model,
+        ds,
+        k_model,
+        angles=s.angles,
+        width=width,
+        depth=depth,
+        init=init,
+        dtype=dtype,
+        true_system=s,
+        **_model_options(model, linear_solver),
+    )
+    io.write_json(
+        out / "config.json",
+        {
+            "system": s.name,
+            "model": model,
+            "seed": seed,
+            "data": str(data_file) if data_file else f"random_states:{n_train}",
+            "train": cfg.to_json(),
+            "model_config": m.config(),
+        },
+    )
     trained, history = fit(m, ds, key=k_fit, config=cfg, out=out, label=model)
     io.save_model(out / "model.eqx", trained, system=s.name, seed=seed)
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
-    console.print(f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
-                  f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+    console.print(
+        f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
+        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+    )
 
 
 def _model_options(model: str, linear_solver: str) -> dict:
@@ -202,8 +285,14 @@ def _learning_method(method, initial, window, every, longer_windows, warm_start,
     """The typed learning method the recording flags describe (one line of error for contradictions)."""
     from lnn.observed import EstimatedStates, FreeStates, FromDerivatives, TrajectoryMatching, WarmStart
 
-    matching_flags = {"--initial": initial, "--window": window, "--every": every,
-                      "--longer-windows": longer_windows, "--warm-start": warm_start, "--warm-start-if": warm_start_if}
+    matching_flags = {
+        "--initial": initial,
+        "--window": window,
+        "--every": every,
+        "--longer-windows": longer_windows,
+        "--warm-start": warm_start,
+        "--warm-start-if": warm_start_if,
+    }
     if method == "derivatives":
         given = [flag for flag, value in matching_flags.items() if value is not None]
         if given:
@@ -229,23 +318,29 @@ def _learning_method(method, initial, window, every, longer_windows, warm_start,
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="a run folder from `lnn train` (or a model.eqx file)"),
-    system: Optional[str] = typer.Option(None, help="system to evaluate on (default: the run's)"),
-    data_file: Optional[Path] = typer.Option(None, "--data", help="measured positions to predict (.csv/.npz "
-                                             "with --time and --coords, or a Schmidt & Lipson .txt); default "
-                                             "column names: the run's"),
-    time_col: Optional[str] = OBS_TIME,
-    coords: Optional[str] = OBS_COORDS,
-    velocities: Optional[str] = OBS_VELOCITIES,
-    angles: Optional[str] = OBS_ANGLES,
-    trajectory: Optional[str] = OBS_TRAJECTORY,
+    system: str | None = typer.Option(None, help="system to evaluate on (default: the run's)"),
+    data_file: Path | None = typer.Option(
+        None,
+        "--data",
+        help="measured positions to predict (.csv/.npz "
+        "with --time and --coords, or a Schmidt & Lipson .txt); default "
+        "column names: the run's",
+    ),
+    time_col: str | None = OBS_TIME,
+    coords: str | None = OBS_COORDS,
+    velocities: str | None = OBS_VELOCITIES,
+    angles: str | None = OBS_ANGLES,
+    trajectory: str | None = OBS_TRAJECTORY,
     horizons: str = typer.Option("0.5,1,2,5", help="with --data: lead times (s) at which to report the error"),
-    tail: Optional[float] = typer.Option(None, help="with --data: evaluate on the last TAIL fraction of each "
-                                         "trajectory only (the part training did not see)"),
+    tail: float | None = typer.Option(
+        None,
+        help="with --data: evaluate on the last TAIL fraction of each trajectory only (the part training did not see)",
+    ),
     n_initial: int = typer.Option(40, help="initial conditions near rest"),
     t_end: float = typer.Option(100.0, help="rollout length (s)"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object"),
     seed: int = SEED,
-    out: Optional[Path] = typer.Option(None, help="folder for evaluation.json and figures (default: the run)"),
+    out: Path | None = typer.Option(None, help="folder for evaluation.json and figures (default: the run)"),
 ) -> None:
     """Evaluate a trained model with the LNN paper's energy protocol and rollout errors."""
     import jax
@@ -256,8 +351,9 @@ def evaluate(
     path = run / "model.eqx" if run.is_dir() else run
     model, meta = io.load_model(path)
     if data_file is not None:
-        spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory,
-                                 default=meta.get("observations"))
+        spec = _observation_spec(
+            data_file, time_col, coords, velocities, angles, trajectory, default=meta.get("observations")
+        )
         folder = out or (run if run.is_dir() else run.parent)
         result = _evaluate_observed(model, data_file, spec, horizons, tail, folder)
         if as_json:
@@ -266,8 +362,10 @@ def evaluate(
             console.print_json(json.dumps(result))
         return
     if "observations" in meta and system is None:
-        raise ConfigurationError(f"{path} was trained on measured data ({meta.get('data')}); evaluate it on measured "
-                         "positions with --data FILE (or name a built-in --system).")
+        raise ConfigurationError(
+            f"{path} was trained on measured data ({meta.get('data')}); evaluate it on measured "
+            "positions with --data FILE (or name a built-in --system)."
+        )
     s = registry.get(system or meta.get("system", "double_pendulum"))
     protocol = metrics.Protocol(n_initial=n_initial, t_end=t_end)
     ev = metrics.evaluate(model, s, key=jax.random.key(seed), protocol=protocol)
@@ -289,15 +387,23 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
     if coords or time_col:
         if not (coords and time_col):
             raise ConfigurationError("name both the time column (--time) and the coordinate columns (--coords).")
-        return {"loader": "table", "time": time_col, "coordinates": coords, "velocities": velocities,
-                "angles": angles, "trajectory": trajectory}
+        return {
+            "loader": "table",
+            "time": time_col,
+            "coordinates": coords,
+            "velocities": velocities,
+            "angles": angles,
+            "trajectory": trajectory,
+        }
     if path.suffix.lower() == ".txt" or (path.is_file() and path.read_bytes()[:200].lstrip().startswith(b"%")):
         return {"loader": "schmidt_lipson"}
     if default and default.get("loader") == "table":
         return default
     if path.suffix.lower() == ".csv":
-        raise ConfigurationError(f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
-                         "--velocities, --angles, --trajectory).")
+        raise ConfigurationError(
+            f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
+            "--velocities, --angles, --trajectory)."
+        )
     return None
 
 
@@ -316,13 +422,19 @@ def _load_observations(path, spec):
 
     if spec["loader"] == "schmidt_lipson":
         return observed.load_schmidt_lipson(path)
-    return observed.load_table(path, time=spec["time"], coordinates=spec["coordinates"],
-                               velocities=spec.get("velocities"), angles=spec.get("angles"),
-                               trajectory=spec.get("trajectory"))
+    return observed.load_table(
+        path,
+        time=spec["time"],
+        coordinates=spec["coordinates"],
+        velocities=spec.get("velocities"),
+        angles=spec.get("angles"),
+        trajectory=spec.get("trajectory"),
+    )
 
 
-def _train_observed(data_file, spec, *, model, train_config, width, depth, init, dtype, seed, out, method,
-                    linear_solver) -> None:
+def _train_observed(
+    data_file, spec, *, model, train_config, width, depth, init, dtype, seed, out, method, linear_solver
+) -> None:
     import jax
 
     from lnn import io, plot
@@ -331,25 +443,58 @@ def _train_observed(data_file, spec, *, model, train_config, width, depth, init,
     obs = _load_observations(data_file, spec)
     console.print(f"{data_file}: {obs.summary()}")
     kind = "matching" if isinstance(method, TrajectoryMatching) else "derivatives"
-    io.write_json(out / "config.json", {"data": str(data_file), "observations": spec, "model": model, "seed": seed,
-                                        "learning": describe(method), "train": train_config.to_json()})
-    trained, history = fit_observations(model, obs, key=jax.random.key(seed), method=method,
-                                        train_config=train_config, width=width, depth=depth, dtype=dtype, init=init,
-                                        out=out, label=f"{model} ({kind})",
-                                        **_model_options(model, linear_solver))
-    io.save_model(out / "model.eqx", trained, seed=seed, observations=spec, method=kind,
-                  coordinates=list(obs.coordinates), angles=list(obs.angles), data=str(data_file))
+    io.write_json(
+        out / "config.json",
+        {
+            "data": str(data_file),
+            "observations": spec,
+            "model": model,
+            "seed": seed,
+            "learning": describe(method),
+            "train": train_config.to_json(),
+        },
+    )
+    trained, history = fit_observations(
+        model,
+        obs,
+        key=jax.random.key(seed),
+        method=method,
+        train_config=train_config,
+        width=width,
+        depth=depth,
+        dtype=dtype,
+        init=init,
+        out=out,
+        label=f"{model} ({kind})",
+        **_model_options(model, linear_solver),
+    )
+    io.save_model(
+        out / "model.eqx",
+        trained,
+        seed=seed,
+        observations=spec,
+        method=kind,
+        coordinates=list(obs.coordinates),
+        angles=list(obs.angles),
+        data=str(data_file),
+    )
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
-    console.print(f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
-                  f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}")
+    console.print(
+        f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
+        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+    )
     restart = [h["warm_restart"] for h in history if "warm_restart" in h]
     if restart:
-        console.print("the matching stage stalled (training loss far above the noise floor): trained again from "
-                      f"the warm start, {'kept' if restart[0] else 'not kept (no better)'}")
+        console.print(
+            "the matching stage stalled (training loss far above the noise floor): trained again from "
+            f"the warm start, {'kept' if restart[0] else 'not kept (no better)'}"
+        )
     relinked = [h["relinked"] for h in history if "relinked" in h]
     if relinked:
-        console.print(f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
-                      "windows (see lnn.observed.FreeInitialStates.relinked)")
+        console.print(
+            f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
+            "windows (see lnn.observed.FreeInitialStates.relinked)"
+        )
 
 
 def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> dict:
@@ -357,8 +502,9 @@ def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> d
     from lnn.observed import observed_rollout_error
 
     if spec is None:
-        raise ConfigurationError(f"{data_file} is not measured motion; pass --time and --coords (or a Schmidt & Lipson "
-                         ".txt file).")
+        raise ConfigurationError(
+            f"{data_file} is not measured motion; pass --time and --coords (or a Schmidt & Lipson .txt file)."
+        )
     obs = _load_observations(data_file, spec)
     if tail is not None:
         obs = obs.split_in_time(1 - tail)[1]
@@ -373,17 +519,22 @@ def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> d
 @app.command()
 def compare(
     system: str = typer.Argument("double_pendulum", help="system name (see `lnn systems`)"),
-    models: str = typer.Option("lnn,hnn,baseline", help="comma-separated models to train and compare: lnn, "
-                               "baseline, hnn (fed p = q̇; hnn_true_p, fed the true ∂L/∂q̇, is added beside it)"),
-    budget: Optional[float] = typer.Option(None, help="wall-clock seconds of training per model (default 150 "
-                                           "without --steps, no limit with it)"),
-    steps: Optional[int] = typer.Option(None, help="training steps per model; exactly reproducible"),
+    models: str = typer.Option(
+        "lnn,hnn,baseline",
+        help="comma-separated models to train and compare: lnn, "
+        "baseline, hnn (fed p = q̇; hnn_true_p, fed the true ∂L/∂q̇, is added beside it)",
+    ),
+    budget: float | None = typer.Option(
+        None, help="wall-clock seconds of training per model (default 150 without --steps, no limit with it)"
+    ),
+    steps: int | None = typer.Option(None, help="training steps per model; exactly reproducible"),
     n_train: int = typer.Option(100_000, help="random training states"),
     width: int = typer.Option(64),
     depth: int = typer.Option(2),
     n_initial: int = typer.Option(40, help="initial conditions near rest for the rollouts"),
-    t_end: Optional[float] = typer.Option(None, help="rollout length in s (default: the system's horizon, "
-                                          "100 s for most)"),
+    t_end: float | None = typer.Option(
+        None, help="rollout length in s (default: the system's horizon, 100 s for most)"
+    ),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/compare"), help="run folder (rerun to resume); gets results.json"),
 ) -> None:
@@ -402,17 +553,26 @@ def compare(
         budget = 0.0 if steps is not None else 150.0
     names = with_true_momentum(tuple(m.strip() for m in models.split(",") if m.strip()))
     protocol = metrics.Protocol(n_initial=n_initial, t_end=s.horizon if t_end is None else t_end)
-    cfg = ExperimentConfig(system=s.name, models=names, budget=budget, steps=steps, n_train=n_train, width=width,
-                           depth=depth, seed=seed, protocol=protocol)
+    cfg = ExperimentConfig(
+        system=s.name,
+        models=names,
+        budget=budget,
+        steps=steps,
+        n_train=n_train,
+        width=width,
+        depth=depth,
+        seed=seed,
+        protocol=protocol,
+    )
     _run_experiment(cfg, out)
 
 
 @app.command()
 def demo(
     full: bool = typer.Option(False, "--full", help="the long run that reproduces the paper's accuracy"),
-    budget: Optional[float] = typer.Option(None, help="override the training seconds per model"),
+    budget: float | None = typer.Option(None, help="override the training seconds per model"),
     seed: int = SEED,
-    out: Optional[Path] = typer.Option(None, help="run folder (default runs/demo or runs/demo-full)"),
+    out: Path | None = typer.Option(None, help="run folder (default runs/demo or runs/demo-full)"),
 ) -> None:
     """The main job: LNN vs black-box baseline on the double pendulum, with the paper's energy protocol."""
     from lnn.experiment import demo_config
@@ -423,16 +583,19 @@ def demo(
 
 @app.command()
 def symmetries(
-    run_or_system: str = typer.Argument(..., help="a system name (its closed-form L), or a run folder / model.eqx "
-                                        "of a trained LNN"),
+    run_or_system: str = typer.Argument(
+        ..., help="a system name (its closed-form L), or a run folder / model.eqx of a trained LNN"
+    ),
     n_states: int = typer.Option(2000, help="states the invariance is tested on"),
     threshold: float = typer.Option(0.1, help="largest score (normalised defect) a symmetry may have"),
     n_rollouts: int = typer.Option(8, help="rollouts along which the charges are tracked"),
     t_end: float = typer.Option(5.0, help="rollout length (s)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
     seed: int = SEED,
-    out: Optional[Path] = typer.Option(None, help="folder for symmetries.json and figures/charges.png "
-                                       "(default: the run folder, or runs/symmetries/SYSTEM)"),
+    out: Path | None = typer.Option(
+        None,
+        help="folder for symmetries.json and figures/charges.png (default: the run folder, or runs/symmetries/SYSTEM)",
+    ),
 ) -> None:
     """Find the symmetries of a Lagrangian (Noether) and check their charges along rollouts."""
     import jax
@@ -452,19 +615,28 @@ def symmetries(
         system = registry.get(meta.get("system", "double_pendulum"))
         what, folder = f"model {path}", out or path.parent
         if not isinstance(L, AbstractLagrangian):
-            raise ModelTypeError(f"{path} is a {type(L).__name__}, which has no Lagrangian, so no Noether "
-                                 "symmetries; pass an LNN run (e.g. runs/demo/lnn).")
-    found, checked = symmetry.find_symmetries(L, system, jax.random.key(seed), n_states=n_states, threshold=threshold,
-                                      n_rollouts=n_rollouts, t_end=t_end)
+            raise ModelTypeError(
+                f"{path} is a {type(L).__name__}, which has no Lagrangian, so no Noether "
+                "symmetries; pass an LNN run (e.g. runs/demo/lnn)."
+            )
+    found, checked = symmetry.find_symmetries(
+        L, system, jax.random.key(seed), n_states=n_states, threshold=threshold, n_rollouts=n_rollouts, t_end=t_end
+    )
     result = {"source": what, "system": system.name, **symmetry.report(found, checked)}
     io.write_json(folder / "symmetries.json", result)
-    figure = plot.charges(folder / "figures" / "charges.png", f"{what}: Noether charges along rollouts",
-                          [s.label for s in found.symmetries], checked)
+    figure = plot.charges(
+        folder / "figures" / "charges.png",
+        f"{what}: Noether charges along rollouts",
+        [s.label for s in found.symmetries],
+        checked,
+    )
     if as_json:
         print(json.dumps(result))
         return
-    table = Table(title=f"{what}: {len(found.symmetries)} symmetr{'y' if len(found.symmetries) == 1 else 'ies'} "
-                        f"besides time (threshold {threshold:g}, gap ×{found.gap:.3g})")
+    table = Table(
+        title=f"{what}: {len(found.symmetries)} symmetr{'y' if len(found.symmetries) == 1 else 'ies'} "
+        f"besides time (threshold {threshold:g}, gap ×{found.gap:.3g})"
+    )
     for col in ("generator", "kind", "score", "charge drift: model", "true system"):
         table.add_column(col, justify="left" if col in ("generator", "kind") else "right")
     for i, s in enumerate(found.symmetries):
@@ -474,8 +646,10 @@ def symmetries(
     table.add_row("time translation", "energy", "0", f"{e['model']:.2g}", f"{e['true_system']:.2g}")
     console.print(table)
     console.print("singular values: " + ", ".join(f"{v:.2g}" for v in found.singular_values))
-    console.print("candidate scores: " + ", ".join(f"{c.name} {v:.2g}" for c, v in zip(found.candidates,
-                                                                                          found.scores)))
+    console.print(
+        "candidate scores: "
+        + ", ".join(f"{c.name} {v:.2g}" for c, v in zip(found.candidates, found.scores, strict=True))
+    )
     console.print(f"wrote {folder / 'symmetries.json'} and {figure}")
 
 
@@ -487,35 +661,56 @@ def _model_path(path: Path) -> Path:
     from lnn import systems as registry
     from lnn.errors import FileFormatError
 
-    raise FileFormatError(f"{path} is neither a system ({', '.join(registry.names())}) nor a run folder with "
-                          "model.eqx or lnn/model.eqx; pass one of them.")
+    raise FileFormatError(
+        f"{path} is neither a system ({', '.join(registry.names())}) nor a run folder with "
+        "model.eqx or lnn/model.eqx; pass one of them."
+    )
 
 
 def _run_experiment(cfg, out: Path) -> None:
     from lnn.experiment import machine_description, run
 
-    console.print(f"[bold]lnn[/bold] {cfg.system}: models {', '.join(cfg.models)}, "
-                  f"{f'{cfg.steps:,} steps' if cfg.steps else f'{cfg.budget:.0f} s'} of training each, "
-                  f"seed {cfg.seed} -> {out}")
+    console.print(
+        f"[bold]lnn[/bold] {cfg.system}: models {', '.join(cfg.models)}, "
+        f"{f'{cfg.steps:,} steps' if cfg.steps else f'{cfg.budget:.0f} s'} of training each, "
+        f"seed {cfg.seed} -> {out}"
+    )
     console.print(f"machine: {machine_description()}")
     results = run(cfg, out, log=_log)
-    _metrics_table(results, f"{cfg.system}: energy protocol ({cfg.protocol.n_initial} initial conditions near "
-                            f"rest, t = {cfg.protocol.t_end:g} s)")
+    _metrics_table(
+        results,
+        f"{cfg.system}: energy protocol ({cfg.protocol.n_initial} initial conditions near "
+        f"rest, t = {cfg.protocol.t_end:g} s)",
+    )
     console.print(f"wrote {out / 'report.md'}, {out / 'results.json'} and figures in {out / 'figures'}")
 
 
 def _metrics_table(results: dict, title: str) -> None:
     table = Table(title=title)
     horizons = list(next(iter(results.values())).get("position_error_at", {}))
-    columns = ["model", "deriv. loss", *[f"pos. err. {h} s" for h in horizons], "energy err.", "accel. err.",
-               "valid time", "failed"]
+    columns = [
+        "model",
+        "deriv. loss",
+        *[f"pos. err. {h} s" for h in horizons],
+        "energy err.",
+        "accel. err.",
+        "valid time",
+        "failed",
+    ]
     for col in columns:
         table.add_column(col, justify="right")
     for name, r in results.items():
         accel = f"{r['accel_relative_error'] * 100:.3g}%" if "accel_relative_error" in r else "-"
         deriv = f"{r['derivative_loss']:.3g}" if "derivative_loss" in r else "-"
-        table.add_row(name, deriv, *[f"{r['position_error_at'][h]:.3g}" for h in horizons],
-                      f"{r['energy_error'] * 100:.3g}%", accel, f"{r['valid_time']:.3g} s", str(r["failed"]))
+        table.add_row(
+            name,
+            deriv,
+            *[f"{r['position_error_at'][h]:.3g}" for h in horizons],
+            f"{r['energy_error'] * 100:.3g}%",
+            accel,
+            f"{r['valid_time']:.3g} s",
+            str(r["failed"]),
+        )
     Console(width=max(console.width, 120)).print(table)  # narrow terminals would wrap every cell
 
 

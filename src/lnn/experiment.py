@@ -106,21 +106,32 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
 
     t0 = time.perf_counter()
     dataset = data_mod.random_states(system, k_data, config.n_train)
-    log(f"generated {len(dataset):,} {system.name} states with exact accelerations "
-        f"({time.perf_counter() - t0:.1f} s)")
+    log(f"generated {len(dataset):,} {system.name} states with exact accelerations ({time.perf_counter() - t0:.1f} s)")
 
     trained, histories, train_seconds = {}, {}, {}
-    for name, k_model in zip(config.models, jax.random.split(k_models, len(config.models))):
-        model = build_model(name, dataset, k_model, angles=system.angles, width=config.width, depth=config.depth,
-                            init=config.init, dtype=config.dtype, kinetic_prior=config.kinetic_prior,
-                            true_system=system)
+    for name, k_model in zip(config.models, jax.random.split(k_models, len(config.models)), strict=True):
+        model = build_model(
+            name,
+            dataset,
+            k_model,
+            angles=system.angles,
+            width=config.width,
+            depth=config.depth,
+            init=config.init,
+            dtype=config.dtype,
+            kinetic_prior=config.kinetic_prior,
+            true_system=system,
+        )
         t0 = time.perf_counter()
-        trained[name], histories[name] = fit(model, dataset, key=k_fit, config=config.train_config(),
-                                             out=out / name, progress=progress, label=name)
+        trained[name], histories[name] = fit(
+            model, dataset, key=k_fit, config=config.train_config(), out=out / name, progress=progress, label=name
+        )
         train_seconds[name] = histories[name][-1]["time"]
         io.save_model(out / name / "model.eqx", trained[name], system=system.name, seed=config.seed)
-        log(f"trained {name}: {histories[name][-1]['step']:,} steps, validation loss "
-            f"{min(h['val_loss'] for h in histories[name]):.4g} ({time.perf_counter() - t0:.0f} s this call)")
+        log(
+            f"trained {name}: {histories[name][-1]['step']:,} steps, validation loss "
+            f"{min(h['val_loss'] for h in histories[name]):.4g} ({time.perf_counter() - t0:.0f} s this call)"
+        )
 
     held_out = data_mod.random_states(system, jax.random.fold_in(k_data, 1), 4096)
     evaluations, results = {}, {}
@@ -144,8 +155,9 @@ def run(config: ExperimentConfig, out: str | Path, *, progress: bool = True, log
     figs = {
         "trajectories": plot.trajectories(figures / "trajectories.png", system, evaluations),
         "energy": plot.energy(figures / "energy.png", system, evaluations),
-        "position_error": plot.position_error(figures / "position_error.png", system, evaluations,
-                                              config.protocol.threshold),
+        "position_error": plot.position_error(
+            figures / "position_error.png", system, evaluations, config.protocol.threshold
+        ),
         "phase_portraits": plot.phase_portraits(figures / "phase_portraits.png", system, evaluations),
         "overview": plot.overview(figures / "overview.png", system, evaluations),
         "loss": plot.loss_curves(figures / "loss.png", histories),
@@ -204,7 +216,8 @@ predicts (q̈; (q̇, ṗ) for a Hamiltonian network), each divided by its RMS, o
 Rollout error = normalised position error averaged over the first {ROLLOUT_HORIZON:g} s. Valid time =
 median time until the normalised position error exceeds {p.threshold:g}.
 
-| model | derivative loss | energy error (mean) | (median) | acceleration error | rollout error | valid time | failed | steps | train time |
+| model | derivative loss | energy error (mean) | (median) | acceleration error | rollout error \
+| valid time | failed | steps | train time |
 |---|---|---|---|---|---|---|---|---|---|
 {rows}
 

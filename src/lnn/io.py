@@ -83,7 +83,7 @@ def _read_container(path, magic: bytes, what: str) -> tuple[dict[str, Any], byte
     try:
         header = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise FileFormatError(f"{path} has a corrupt header ({err}); it was not written completely by lnn.")
+        raise FileFormatError(f"{path} has a corrupt header ({err}); it was not written completely by lnn.") from None
     if not isinstance(header, dict):
         raise FileFormatError(f"{path} has a corrupt header (not a JSON object); it was not written by lnn.")
     return header, payload
@@ -104,7 +104,7 @@ def load_model(path: str | os.PathLike):
     try:
         model = eqx.tree_deserialise_leaves(_io.BytesIO(payload), skeleton)
     except Exception as err:  # truncated or mismatched weights
-        raise FileFormatError(f"{path}: the weights do not match the model described in its header ({err}).")
+        raise FileFormatError(f"{path}: the weights do not match the model described in its header ({err}).") from None
     return model, header.get("metadata", {})
 
 
@@ -119,6 +119,7 @@ def load_checkpoint(path: str | os.PathLike, like) -> tuple[Any, dict[str, Any]]
     try:
         tree = eqx.tree_deserialise_leaves(_io.BytesIO(payload), like)
     except Exception as err:
-        raise FileFormatError(f"{path}: checkpoint does not match this model/optimiser ({err}); "
-                              "start a fresh run in a new --out folder.")
+        raise FileFormatError(
+            f"{path}: checkpoint does not match this model/optimiser ({err}); start a fresh run in a new --out folder."
+        ) from None
     return tree, state

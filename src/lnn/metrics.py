@@ -51,8 +51,7 @@ from lnn._angles import wrapped_difference
 from lnn._precision import warn_if_float32
 from lnn.errors import ShapeError, SingularMassMatrixError
 from lnn.integrate import RK4, rollout
-from lnn.mechanics import AbstractDynamics, AbstractLagrangian, AbstractPhaseSpaceModel, Dissipation, Lagrangian
-from lnn.models import Dissipative
+from lnn.mechanics import AbstractDynamics, AbstractLagrangian
 from lnn.systems import System
 
 # The truth the protocol compares with: Dopri8 at rtol = atol = 1e-11.
@@ -127,8 +126,9 @@ def true_rollouts(system: System, *, key: jax.Array, protocol: Protocol = Protoc
     warn_if_float32("the energy protocol's true motions")
     q0, qdot0 = system.sample_near_rest(key, protocol.n_initial, speed=protocol.near_rest_speed)
     ts = protocol.times()
-    q, qdot = rollout(system, q0, qdot0, ts, solver=TRUE_SOLVER, stepsize_controller=TRUE_CONTROLLER,
-                      force=_drive(system))
+    q, qdot = rollout(
+        system, q0, qdot0, ts, solver=TRUE_SOLVER, stepsize_controller=TRUE_CONTROLLER, force=_drive(system)
+    )
     return Truth(ts, np.asarray(q), np.asarray(qdot))
 
 
@@ -136,8 +136,14 @@ def _drive(system: System):
     return None if system.drive_fn is None else system.drive
 
 
-def evaluate(model: AbstractDynamics, system: System, *, key: jax.Array, protocol: Protocol = Protocol(),
-             truth: Truth | None = None) -> Evaluation:
+def evaluate(
+    model: AbstractDynamics,
+    system: System,
+    *,
+    key: jax.Array,
+    protocol: Protocol = Protocol(),
+    truth: Truth | None = None,
+) -> Evaluation:
     """Roll out ``model`` (any dynamics) and the true system; compute the metrics.
 
     Pass ``truth`` (from :func:`true_rollouts` with the same key and protocol) to
@@ -155,8 +161,10 @@ def evaluate(model: AbstractDynamics, system: System, *, key: jax.Array, protoco
         per_ic = np.abs(e_pred[:, -1] - e_pred[:, 0]) / scale
         true_per_ic = np.abs(e_true[:, -1] - e_true[:, 0]) / scale
     else:  # energy is not conserved: measure the violation of the true energy balance instead
-        per_ic, true_per_ic = (np.abs(_system_balance(system, ts, q, v).residual[:, -1]) / scale
-                               for q, v in ((q_pred, v_pred), (q_true, v_true)))
+        per_ic, true_per_ic = (
+            np.abs(_system_balance(system, ts, q, v).residual[:, -1]) / scale
+            for q, v in ((q_pred, v_pred), (q_true, v_true))
+        )
     failed = ~np.all(np.isfinite(q_pred) & np.isfinite(v_pred), axis=(1, 2))
     per_ic = np.where(failed | ~np.isfinite(per_ic), np.inf, per_ic)
     err = position_error(system, q_pred, q_true)
@@ -169,8 +177,9 @@ def evaluate(model: AbstractDynamics, system: System, *, key: jax.Array, protoco
         "true_energy_error": float(np.mean(true_per_ic)),
         "failed": int(failed.sum()),
         "valid_time": float(np.median(valid)),
-        "position_error_at": {f"{t:g}": float(mean_err[int(round(t * protocol.fps))])
-                              for t in (1.0, 5.0, 10.0) if t <= protocol.t_end},
+        "position_error_at": {
+            f"{t:g}": float(mean_err[int(round(t * protocol.fps))]) for t in (1.0, 5.0, 10.0) if t <= protocol.t_end
+        },
     }
     if system.dissipation_fn is not None and system.drive_fn is None:
         rest = rest_energy(system)
@@ -221,8 +230,9 @@ def energy_balance(lagrangian, ts, q, qdot, *, dissipation=None, force=None) -> 
     ts = np.asarray(ts, dtype=float)
     q, qdot = mechanics.as_state(q, qdot)
     if q.ndim < 2 or q.shape[-2] != ts.size or ts.size < 3:
-        raise ShapeError(f"motions must have shape (..., T, n) with T = len(ts) >= 3; got {tuple(q.shape)} "
-                         f"for {ts.size} times.")
+        raise ShapeError(
+            f"motions must have shape (..., T, n) with T = len(ts) >= 3; got {tuple(q.shape)} for {ts.size} times."
+        )
     E = np.asarray(mechanics.energy(lagrangian, q, qdot))
     zero = np.zeros_like(E)
 

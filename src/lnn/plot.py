@@ -13,15 +13,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from lnn import io  # noqa: E402
-from lnn.metrics import Evaluation  # noqa: E402
-from lnn.systems import System  # noqa: E402
+from lnn import io
+from lnn.metrics import Evaluation
+from lnn.systems import System
 
-COLORS = {"truth": "black", "lnn": "tab:blue", "baseline": "tab:red", "hnn": "tab:orange",
-          "hnn_true_p": "tab:green"}
+COLORS = {"truth": "black", "lnn": "tab:blue", "baseline": "tab:red", "hnn": "tab:orange", "hnn_true_p": "tab:green"}
 
 
 def _save(fig, path) -> Path:
@@ -35,8 +34,9 @@ def _color(name: str, i: int) -> str:
     return COLORS.get(name, f"C{i + 2}")
 
 
-def trajectories(path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0,
-                 t_max: float = 10.0) -> Path:
+def trajectories(
+    path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0, t_max: float = 10.0
+) -> Path:
     """True vs predicted coordinates over time for one initial condition, one panel per coordinate."""
     n = system.dof
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.4 * n), sharex=True, squeeze=False)
@@ -51,18 +51,24 @@ def trajectories(path, system: System, evaluations: Mapping[str, Evaluation], *,
 def _draw_trajectory(ax, system: System, evaluations, j: int, index: int, t_max: float) -> None:
     first = next(iter(evaluations.values()))
     keep = first.ts <= t_max
-    ax.plot(first.ts[keep], _unwrap(first.q_true[index, keep, j], system.angles[j]), color="black", lw=2,
-            label="truth")
+    ax.plot(first.ts[keep], _unwrap(first.q_true[index, keep, j], system.angles[j]), color="black", lw=2, label="truth")
     for i, (name, ev) in enumerate(evaluations.items()):
-        ax.plot(ev.ts[keep], _unwrap(ev.q_pred[index, keep, j], system.angles[j]), color=_color(name, i),
-                lw=1.3, ls="--", label=name)
+        ax.plot(
+            ev.ts[keep],
+            _unwrap(ev.q_pred[index, keep, j], system.angles[j]),
+            color=_color(name, i),
+            lw=1.3,
+            ls="--",
+            label=name,
+        )
     unit = " (rad)" if system.angles[j] else ""
     ax.set_ylabel(f"{system.coordinates[j]}{unit}")
     ax.grid(alpha=0.3)
 
 
-def phase_portraits(path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0,
-                    t_max: float = 20.0) -> Path:
+def phase_portraits(
+    path, system: System, evaluations: Mapping[str, Evaluation], *, index: int = 0, t_max: float = 20.0
+) -> Path:
     """(q_j, q̇_j) curves of the true and predicted motion from one initial state, one panel per coordinate.
 
     A conservative 1-dof motion traces a closed curve (or, past the box, an open
@@ -80,11 +86,22 @@ def phase_portraits(path, system: System, evaluations: Mapping[str, Evaluation],
 def _draw_phase(ax, system: System, evaluations, j: int, index: int, t_max: float) -> None:
     first = next(iter(evaluations.values()))
     keep = first.ts <= t_max
-    ax.plot(_unwrap(first.q_true[index, keep, j], system.angles[j]), first.qdot_true[index, keep, j],
-            color="black", lw=2, label="truth")
+    ax.plot(
+        _unwrap(first.q_true[index, keep, j], system.angles[j]),
+        first.qdot_true[index, keep, j],
+        color="black",
+        lw=2,
+        label="truth",
+    )
     for i, (name, ev) in enumerate(evaluations.items()):
-        ax.plot(_unwrap(ev.q_pred[index, keep, j], system.angles[j]), ev.qdot_pred[index, keep, j],
-                color=_color(name, i), lw=1.2, ls="--", label=name)
+        ax.plot(
+            _unwrap(ev.q_pred[index, keep, j], system.angles[j]),
+            ev.qdot_pred[index, keep, j],
+            color=_color(name, i),
+            lw=1.2,
+            ls="--",
+            label=name,
+        )
     unit = " (rad)" if system.angles[j] else ""
     ax.set_xlabel(f"{system.coordinates[j]}{unit}")
     ax.set_ylabel(f"d{system.coordinates[j]}/dt")
@@ -146,10 +163,14 @@ def loss_curves(path, histories: Mapping[str, Sequence[Mapping]]) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, hist) in enumerate(histories.items()):
         seconds = [h["time"] for h in hist]
-        ax.plot(seconds, [h["train_loss"] for h in hist], color=_color(name, i), lw=1, alpha=0.6,
-                label=f"{name} train")
-        ax.plot(seconds, [h["val_loss"] for h in hist], color=_color(name, i), lw=2,
-                label=f"{name} validation ({hist[-1]['step']:,} steps)")
+        ax.plot(seconds, [h["train_loss"] for h in hist], color=_color(name, i), lw=1, alpha=0.6, label=f"{name} train")
+        ax.plot(
+            seconds,
+            [h["val_loss"] for h in hist],
+            color=_color(name, i),
+            lw=2,
+            label=f"{name} validation ({hist[-1]['step']:,} steps)",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("normalised acceleration loss")
@@ -178,8 +199,9 @@ def _unwrap(x, is_angle: bool):
     return np.unwrap(x) if is_angle else x
 
 
-def noise_robustness(path, rows: Sequence[Mapping], *, error_key: str = "error_1s",
-                     title: str = "learned from noisy positions only") -> Path:
+def noise_robustness(
+    path, rows: Sequence[Mapping], *, error_key: str = "error_1s", title: str = "learned from noisy positions only"
+) -> Path:
     """Rollout error and valid-prediction time against measurement noise, one line per (model, method).
 
     ``rows``: dicts with ``model``, ``method``, ``noise`` (fraction), ``error_key`` and ``valid_time``.
@@ -211,11 +233,16 @@ def charges(path, title: str, labels: Sequence[str], verification, *, n_show: in
     """
     series = [(label, verification.charge_model[i], verification.charge_true[i]) for i, label in enumerate(labels)]
     # L, and so E, is defined up to an additive constant: show the energy's change
-    series.append(("energy − E(0) (time translation)", verification.energy_model - verification.energy_model[:, :1],
-                   verification.energy_true - verification.energy_true[:, :1]))
+    series.append(
+        (
+            "energy − E(0) (time translation)",
+            verification.energy_model - verification.energy_model[:, :1],
+            verification.energy_true - verification.energy_true[:, :1],
+        )
+    )
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 2.3 * len(series)), sharex=True, squeeze=False)
     ts = verification.ts
-    for ax, (label, model, truth) in zip(axes[:, 0], series):
+    for ax, (label, model, truth) in zip(axes[:, 0], series, strict=True):
         for j in range(min(n_show, model.shape[0])):
             ax.plot(ts, truth[j], color=f"C{j}", lw=2.5, alpha=0.35)
             ax.plot(ts, model[j], color=f"C{j}", lw=1.2, ls="--")
@@ -229,8 +256,15 @@ def charges(path, title: str, labels: Sequence[str], verification, *, n_show: in
     return _save(fig, path)
 
 
-def field_rollouts(path, ts, energies: Mapping[str, Sequence], fields: Mapping[str, np.ndarray], *,
-                   length: float = 1.0, title: str = "") -> Path:
+def field_rollouts(
+    path,
+    ts,
+    energies: Mapping[str, Sequence],
+    fields: Mapping[str, np.ndarray],
+    *,
+    length: float = 1.0,
+    title: str = "",
+) -> Path:
     """Energy over time (top) and space-time images of a 1D field (bottom), one per rollout.
 
     ``energies``: label → relative energy change (E(t) − E(0)) / E(0), shape ``(T,)``, drawn
@@ -257,8 +291,16 @@ def field_rollouts(path, ts, energies: Mapping[str, Sequence], fields: Mapping[s
     vmax = float(np.max(np.abs(next(iter(fields.values())))))
     for j, (label, field) in enumerate(fields.items()):
         axj = fig.add_subplot(grid[1, j])
-        axj.imshow(np.clip(field, -vmax, vmax), aspect="auto", origin="lower", cmap="RdBu_r", vmin=-vmax,
-                   vmax=vmax, extent=(0, length, ts[0], ts[-1]), interpolation="nearest")
+        axj.imshow(
+            np.clip(field, -vmax, vmax),
+            aspect="auto",
+            origin="lower",
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            extent=(0, length, ts[0], ts[-1]),
+            interpolation="nearest",
+        )
         axj.set_title(label, fontsize=9)
         axj.set_xlabel("x")
         if j == 0:

@@ -111,9 +111,15 @@ def scaling(i: int, n: int) -> Generator:
     return lambda q: jnp.zeros_like(q).at[i].set(q[i])
 
 
-def candidates(system: System | None = None, *, coordinates: Sequence[str] | None = None,
-               angles: Sequence[bool] | None = None, cartesian_pairs: Sequence[tuple[int, int]] | None = None,
-               scalings: bool = True, extra: Mapping[str, Generator] | None = None) -> tuple[Candidate, ...]:
+def candidates(
+    system: System | None = None,
+    *,
+    coordinates: Sequence[str] | None = None,
+    angles: Sequence[bool] | None = None,
+    cartesian_pairs: Sequence[tuple[int, int]] | None = None,
+    scalings: bool = True,
+    extra: Mapping[str, Generator] | None = None,
+) -> tuple[Candidate, ...]:
     """The candidate library: translations, rotations of Cartesian pairs, scalings, user fields.
 
     Taken from ``system`` (its coordinates, angles and ``cartesian_pairs``) unless
@@ -126,8 +132,9 @@ def candidates(system: System | None = None, *, coordinates: Sequence[str] | Non
     coordinates = tuple(coordinates if coordinates is not None else system.coordinates)
     n = len(coordinates)
     angles = tuple(angles if angles is not None else (system.angles if system is not None else (False,) * n))
-    pairs = tuple(cartesian_pairs if cartesian_pairs is not None else
-                  (system.cartesian_pairs if system is not None else ()))
+    pairs = tuple(
+        cartesian_pairs if cartesian_pairs is not None else (system.cartesian_pairs if system is not None else ())
+    )
     if len(angles) != n:
         raise SymmetryError(f"angles has {len(angles)} entries for {n} coordinates; give one per coordinate.")
     out = [Candidate(f"translate {c}", "translation", translation(i, n)) for i, c in enumerate(coordinates)]
@@ -150,8 +157,13 @@ def even_part(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
     return lambda q, qdot: 0.5 * (L(q, qdot) + L(q, -qdot))
 
 
-def is_time_reversal_even(lagrangian: AbstractLagrangian | Lagrangian, q: Float[Array, "... n"],
-                          qdot: Float[Array, "... n"], *, rtol: float = 1e-10) -> bool:
+def is_time_reversal_even(
+    lagrangian: AbstractLagrangian | Lagrangian,
+    q: Float[Array, "... n"],
+    qdot: Float[Array, "... n"],
+    *,
+    rtol: float = 1e-10,
+) -> bool:
     """Whether L(q, −q̇) = L(q, q̇) on the given states, to ``rtol`` of L's spread there."""
     L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
@@ -166,8 +178,10 @@ def _check_generator(xi, q: Array, name: str = "generator") -> None:
     out = jax.eval_shape(xi, jax.ShapeDtypeStruct(q.shape[-1:], q.dtype))
     if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != q.shape[-1:]:
         got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else type(out).__name__
-        raise SymmetryError(f"{name} must map q of shape {tuple(q.shape[-1:])} to a vector of the same shape "
-                            f"(one component per coordinate); it returned {got}.")
+        raise SymmetryError(
+            f"{name} must map q of shape {tuple(q.shape[-1:])} to a vector of the same shape "
+            f"(one component per coordinate); it returned {got}."
+        )
 
 
 def _check_lagrangian(L, q: Array) -> None:
@@ -188,15 +202,17 @@ def _per_state(L: Lagrangian, xi: Generator, q, qdot, one) -> Array:
     return jax.jit(jnp.vectorize(one, signature="(n),(n)->()"))(q, qdot)
 
 
-def noether_charge(lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"],
-                   qdot: Float[Array, "... n"]) -> Float[Array, "..."]:
+def noether_charge(
+    lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]
+) -> Float[Array, "..."]:
     r"""Noether charge :math:`Q = \partial L/\partial\dot q\cdot\xi(q)`, batched over leading axes."""
     L = as_lagrangian(lagrangian)
     return _per_state(L, xi, q, qdot, lambda a, b: jnp.dot(jax.grad(L, argnums=1)(a, b), xi(a)))
 
 
-def invariance_defect(lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"],
-                      qdot: Float[Array, "... n"]) -> Float[Array, "..."]:
+def invariance_defect(
+    lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]
+) -> Float[Array, "..."]:
     r"""δL = d/dε L(q + ε ξ(q), q̇ + ε Dξ(q) q̇) at ε = 0, batched; 0 for a symmetry of L."""
     L = as_lagrangian(lagrangian)
 
@@ -211,7 +227,7 @@ def _spreads(q: Array, qdot: Array) -> tuple[Array, Array]:
     """σ_i (std of each coordinate) and σ̇_i (RMS of each velocity) over states (K, n), floored."""
     sq = jnp.std(q, axis=0)
     sv = jnp.sqrt(jnp.mean(qdot**2, axis=0))
-    floor = lambda s: jnp.where(s > 0, s, 1.0)  # noqa: E731  (a constant column carries no scale)
+    floor = lambda s: jnp.where(s > 0, s, 1.0)
     return floor(sq), floor(sv)
 
 
@@ -245,7 +261,7 @@ def _flatten_states(L, xis, q, qdot, names):
     if q.shape[0] < 2:
         raise SymmetryError("need at least 2 states to test a symmetry; pass a batch (K, n) of states.")
     _check_lagrangian(L, q)
-    for xi, name in zip(xis, names):
+    for xi, name in zip(xis, names, strict=True):
         _check_generator(xi, q, name)
     return q, qdot
 
@@ -261,8 +277,9 @@ def symmetry_score(L: Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot:
 def _score(defect: np.ndarray, speed: np.ndarray, name: str) -> float:
     rms_speed = float(np.sqrt(np.mean(speed**2)))
     if not np.all(np.isfinite(defect)) or not np.isfinite(rms_speed):
-        raise SymmetryError(f"{name}: non-finite δL or ξ on the states tested; check the generator and "
-                            "that L is finite there.")
+        raise SymmetryError(
+            f"{name}: non-finite δL or ξ on the states tested; check the generator and that L is finite there."
+        )
     if rms_speed == 0:
         raise SymmetryError(f"{name} is zero on every state tested, so it generates no motion to test.")
     return float(np.sqrt(np.mean(defect**2)) / rms_speed)
@@ -284,11 +301,15 @@ class Symmetry:
 
     def xi(self, q: Array) -> Array:
         """ξ(q) of the combination, for one configuration (n,)."""
-        return sum(c * cand.xi(q) for c, cand in zip(self.coefficients, self.candidates) if c != 0)
+        return sum(c * cand.xi(q) for c, cand in zip(self.coefficients, self.candidates, strict=True) if c != 0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "kind": self.kind, "score": self.score,
-                "coefficients": {c.name: float(v) for c, v in zip(self.candidates, self.coefficients)}}
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "score": self.score,
+            "coefficients": {c.name: float(v) for c, v in zip(self.candidates, self.coefficients, strict=True)},
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,13 +344,21 @@ class Discovery:
             "n_symmetries": len(self.symmetries),
             "threshold": self.threshold,
             "gap": self.gap,
-            "candidates": [{"name": c.name, "kind": c.kind, "score": float(s)}
-                           for c, s in zip(self.candidates, self.scores)],
+            "candidates": [
+                {"name": c.name, "kind": c.kind, "score": float(s)}
+                for c, s in zip(self.candidates, self.scores, strict=True)
+            ],
         }
 
 
-def discover(L: Lagrangian, candidate_list: Sequence[Candidate], q: Float[Array, "... n"],
-             qdot: Float[Array, "... n"], *, threshold: float = DEFAULT_THRESHOLD) -> Discovery:
+def discover(
+    L: Lagrangian,
+    candidate_list: Sequence[Candidate],
+    q: Float[Array, "... n"],
+    qdot: Float[Array, "... n"],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Discovery:
     """Find the combinations of candidates that leave L invariant on the states ``(..., n)``.
 
     Builds the invariance matrix W (module docstring), takes its SVD, and keeps
@@ -363,8 +392,7 @@ def discover(L: Lagrangian, candidate_list: Sequence[Candidate], q: Float[Array,
     for row in _readable_basis(raw):
         row = row / row[np.argmax(np.abs(row))]
         score = _score(defect @ row, np.linalg.norm(np.einsum("kjd,j->kd", move, row), axis=-1), "combination")
-        symmetries.append(Symmetry(row, candidate_list, score, _kind(row, candidate_list),
-                                   _label(row, candidate_list)))
+        symmetries.append(Symmetry(row, candidate_list, score, _kind(row, candidate_list), _label(row, candidate_list)))
     return Discovery(candidate_list, scores, sv, tuple(symmetries), float(threshold))
 
 
@@ -383,8 +411,9 @@ def _count_below_gap(sv: np.ndarray, threshold: float) -> int:
     # ratio after cutting at k (k symmetries), for k = sure .. below; with no sure one,
     # the first value is compared with threshold/3
     prev = values[sure - 1] if sure else threshold / 3
-    ratios = [values[sure] / max(prev, 1e-300)] + [values[k] / max(values[k - 1], 1e-300)
-                                                    for k in range(sure + 1, below + 1)]
+    ratios = [values[sure] / max(prev, 1e-300)] + [
+        values[k] / max(values[k - 1], 1e-300) for k in range(sure + 1, below + 1)
+    ]
     return sure + int(np.argmax(ratios))
 
 
@@ -414,7 +443,7 @@ def _readable_basis(rows: np.ndarray, pivot_fraction: float = 0.3) -> np.ndarray
 
 def _significant(row, candidate_list, fraction: float = 0.1):
     big = np.abs(row) >= fraction * np.max(np.abs(row))
-    return [(c, v) for c, v, b in zip(candidate_list, row, big) if b]
+    return [(c, v) for c, v, b in zip(candidate_list, row, big, strict=True) if b]
 
 
 def _kind(row, candidate_list) -> str:
@@ -435,8 +464,14 @@ def _label(row, candidate_list) -> str:
     return text
 
 
-def charge_drift(L: Lagrangian, xi: Generator, q: Float[Array, "... T n"], qdot: Float[Array, "... T n"], *,
-                 scale: float | None = None) -> Float[Array, "..."]:
+def charge_drift(
+    L: Lagrangian,
+    xi: Generator,
+    q: Float[Array, "... T n"],
+    qdot: Float[Array, "... T n"],
+    *,
+    scale: float | None = None,
+) -> Float[Array, "..."]:
     """max_t |Q(t) − Q(0)| / scale along trajectories ``(..., T, n)``.
 
     ``scale`` (default: the RMS of Q over all the given states) makes charges of
@@ -477,8 +512,11 @@ class Verification:
         return float(np.mean(np.where(np.isfinite(d), d, np.inf)))
 
     def drifts(self, i: int) -> dict[str, float]:
-        return {"model": self._drift(self.charge_model[i]), "true_system": self._drift(self.charge_true[i]),
-                "true_charge_on_model_rollouts": self._drift(self.charge_true_on_model[i])}
+        return {
+            "model": self._drift(self.charge_model[i]),
+            "true_system": self._drift(self.charge_true[i]),
+            "true_charge_on_model_rollouts": self._drift(self.charge_true_on_model[i]),
+        }
 
     def energy_drifts(self) -> dict[str, float]:
         return {"model": self._drift(self.energy_model), "true_system": self._drift(self.energy_true)}
@@ -508,9 +546,20 @@ def rollout_states(system: System, key: Array, n: int) -> tuple[Array, Array]:
     return q, qdot
 
 
-def verify(model_L: AbstractLagrangian | Lagrangian, system: System, discovery: Discovery, q_test: Array, qdot_test: Array, key: Array, *,
-           n_rollouts: int = 8, t_end: float = 5.0, fps: float = 20.0, dt: float = 0.005,
-           charge_L: Lagrangian | None = None) -> Verification:
+def verify(
+    model_L: AbstractLagrangian | Lagrangian,
+    system: System,
+    discovery: Discovery,
+    q_test: Array,
+    qdot_test: Array,
+    key: Array,
+    *,
+    n_rollouts: int = 8,
+    t_end: float = 5.0,
+    fps: float = 20.0,
+    dt: float = 0.005,
+    charge_L: Lagrangian | None = None,
+) -> Verification:
     """Roll out ``model_L`` and ``system`` from the same :func:`rollout_states` and track every charge.
 
     The model's charges and energy are those of ``charge_L`` (default
@@ -535,9 +584,9 @@ def verify(model_L: AbstractLagrangian | Lagrangian, system: System, discovery: 
     v_floor = float(jnp.min(system.potential(q_test)))
     lengths = ~np.asarray(system.angles)  # angles may wind; only lengths have walls
     qt_np = np.asarray(qt)[..., lengths]
-    inside = (np.all((qt_np >= np.asarray(system.q_low)[lengths]) & (qt_np <= np.asarray(system.q_high)[lengths]),
-                     axis=-1)
-              & (np.asarray(system.potential(qt)) >= v_floor))  # (N, T); NaN (blown up) counts as outside
+    inside = np.all(
+        (qt_np >= np.asarray(system.q_low)[lengths]) & (qt_np <= np.asarray(system.q_high)[lengths]), axis=-1
+    ) & (np.asarray(system.potential(qt)) >= v_floor)  # (N, T); NaN (blown up) counts as outside
     # ... and that the integrator resolved (a close pass of a 1/r potential between two
     # frames shows up as a jump in the true energy)
     e_true = np.asarray(mechanics.energy(system.lagrangian, qt, vt))
@@ -581,15 +630,25 @@ def report(discovery: Discovery, verification: Verification | None = None) -> di
     if verification is not None:
         for i, s in enumerate(out["symmetries"]):
             s["drift"] = verification.drifts(i)
-            s["true_coefficients"] = {c.name: float(v) for c, v in
-                                      zip(discovery.candidates, verification.true_coefficients[i])}
+            s["true_coefficients"] = {
+                c.name: float(v) for c, v in zip(discovery.candidates, verification.true_coefficients[i], strict=True)
+            }
         out["energy_drift"] = verification.energy_drifts()
         out["rollouts"] = {"n": int(verification.energy_model.shape[0]), "t_end": float(verification.ts[-1])}
     return out
 
 
-def find_symmetries(L: AbstractLagrangian | Lagrangian, system: System, key: Array, *, n_states: int = 2000, threshold: float = DEFAULT_THRESHOLD,
-            n_rollouts: int = 8, t_end: float = 5.0, dt: float = 0.005) -> tuple[Discovery, Verification]:
+def find_symmetries(
+    L: AbstractLagrangian | Lagrangian,
+    system: System,
+    key: Array,
+    *,
+    n_states: int = 2000,
+    threshold: float = DEFAULT_THRESHOLD,
+    n_rollouts: int = 8,
+    t_end: float = 5.0,
+    dt: float = 0.005,
+) -> tuple[Discovery, Verification]:
     """Discover the symmetries of ``L`` on ``n_states`` of ``system``'s states and verify their charges.
 
     The states are ``system.sample_states`` (the distribution models are trained
@@ -601,5 +660,4 @@ def find_symmetries(L: AbstractLagrangian | Lagrangian, system: System, key: Arr
     q, qdot = system.sample_states(k_states, n_states)
     tested = even_part(L) if is_time_reversal_even(system.lagrangian, q, qdot) else L
     found = discover(tested, candidates(system), q, qdot, threshold=threshold)
-    return found, verify(L, system, found, q, qdot, k_roll, n_rollouts=n_rollouts, t_end=t_end, dt=dt,
-                         charge_L=tested)
+    return found, verify(L, system, found, q, qdot, k_roll, n_rollouts=n_rollouts, t_end=t_end, dt=dt, charge_L=tested)

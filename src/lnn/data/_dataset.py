@@ -50,7 +50,7 @@ class Dataset:
         arrays = [np.asarray(getattr(self, k), dtype=float) for k in names]
         if arrays[0].ndim != 2:
             raise DataError(f"q must have shape (N, n); got {arrays[0].shape}.")
-        for k, a in zip(names, arrays):
+        for k, a in zip(names, arrays, strict=True):
             if a.shape != arrays[0].shape:
                 raise DataError(f"{k} has shape {a.shape} but q has {arrays[0].shape}; they must match.")
             bad = ~np.isfinite(a)

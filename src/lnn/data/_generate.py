@@ -34,8 +34,10 @@ def random_states(system: System, key: jax.Array, n: int, *, max_energy: float |
     if n < 1:
         raise DataError(f"the number of states must be at least 1; got {n}.")
     if system.drive_fn is not None:
-        raise DataError(f"{system.name} is driven by a force of time, which independent states do not have; "
-                        "generate trajectories instead (`lnn.data.trajectories`).")
+        raise DataError(
+            f"{system.name} is driven by a force of time, which independent states do not have; "
+            "generate trajectories instead (`lnn.data.trajectories`)."
+        )
     warn_if_float32("data generation")
     q, qdot = system.sample_states(key, n, max_energy=max_energy)
     qddot = jax.jit(system.accelerations)(q, qdot)
@@ -43,8 +45,7 @@ def random_states(system: System, key: jax.Array, n: int, *, max_energy: float |
     return Dataset(np.asarray(q), np.asarray(qdot), np.asarray(qddot), np.arange(n), np.zeros(n), meta)
 
 
-def true_motions(system: System, q0: ArrayLike, qdot0: ArrayLike,
-                 ts: ArrayLike) -> tuple[Array, Array, Array | None]:
+def true_motions(system: System, q0: ArrayLike, qdot0: ArrayLike, ts: ArrayLike) -> tuple[Array, Array, Array | None]:
     """The true motions from ``(q0, qdot0)`` ``(N, n)`` at times ``ts``: ``(q, qdot)`` ``(N, T, n)`` and τ ``(T, n)``.
 
     Dopri8 at rtol = atol = 1e-10, with the system's friction and drive (τ is None
@@ -52,8 +53,15 @@ def true_motions(system: System, q0: ArrayLike, qdot0: ArrayLike,
     """
     warn_if_float32("the true motions")
     tau = None if system.drive_fn is None else jax.vmap(system.drive)(jnp.asarray(ts))
-    q, qdot = rollout(system, q0, qdot0, ts, solver=TRUE_SOLVER, stepsize_controller=TRUE_CONTROLLER,
-                      force=None if tau is None else system.drive)
+    q, qdot = rollout(
+        system,
+        q0,
+        qdot0,
+        ts,
+        solver=TRUE_SOLVER,
+        stepsize_controller=TRUE_CONTROLLER,
+        force=None if tau is None else system.drive,
+    )
     return q, qdot, tau
 
 
@@ -94,7 +102,7 @@ def trajectories(
         keys = jax.random.split(k_noise, 3)
         arrays = [
             a + noise * a.std(axis=0) * np.asarray(jax.random.normal(k, a.shape, dtype=a.dtype))
-            for k, a in zip(keys, arrays)
+            for k, a in zip(keys, arrays, strict=True)
         ]
     traj = np.repeat(np.arange(n_trajectories), frames)
     meta = {

@@ -61,8 +61,10 @@ def as_dynamics(dynamics: AbstractDynamics | Lagrangian, n: int) -> AbstractDyna
     if isinstance(dynamics, AbstractDynamics):
         return dynamics
     if not callable(dynamics):
-        raise ModelTypeError(f"expected dynamics (an lnn model or System) or a Lagrangian function L(q, qdot); "
-                             f"got a {type(dynamics).__name__}.")
+        raise ModelTypeError(
+            f"expected dynamics (an lnn model or System) or a Lagrangian function L(q, qdot); "
+            f"got a {type(dynamics).__name__}."
+        )
     return EulerLagrange(dynamics, n)
 
 
@@ -105,12 +107,18 @@ def rollout(
         raise DataError("ts must be finite and strictly increasing; sort the times and drop repeats.")
     if isinstance(solver, RK4):
         if stepsize_controller is not None or dt0 is not None:
-            raise ConfigurationError("RK4 steps a fixed grid (its dt); a step-size controller or dt0 applies to a "
-                                     "Diffrax solver.")
+            raise ConfigurationError(
+                "RK4 steps a fixed grid (its dt); a step-size controller or dt0 applies to a Diffrax solver."
+            )
         method = ("rk4", solver.substeps(ts))
     elif isinstance(solver, diffrax.AbstractSolver):
-        method = ("diffrax", solver, DEFAULT_CONTROLLER if stepsize_controller is None else stepsize_controller,
-                  dt0, int(max_steps))
+        method = (
+            "diffrax",
+            solver,
+            DEFAULT_CONTROLLER if stepsize_controller is None else stepsize_controller,
+            dt0,
+            int(max_steps),
+        )
     else:
         raise ConfigurationError(f"solver must be lnn.integrate.RK4 or a Diffrax solver; got {type(solver).__name__}.")
     batch, n = q0.shape[:-1], q0.shape[-1]
@@ -118,8 +126,9 @@ def rollout(
     force_fn, force_values = _force_input(model, force, q0, ts)
     if force_values is not None:
         force_values = force_values.reshape(-1, ts.size, n)
-    qs, vs = _rollout_batch(model, q0.reshape(-1, n), qdot0.reshape(-1, n), jnp.asarray(ts, dtype=q0.dtype),
-                            method, force_fn, force_values)
+    qs, vs = _rollout_batch(
+        model, q0.reshape(-1, n), qdot0.reshape(-1, n), jnp.asarray(ts, dtype=q0.dtype), method, force_fn, force_values
+    )
     return qs.reshape(*batch, ts.size, n), vs.reshape(*batch, ts.size, n)
 
 
@@ -128,8 +137,10 @@ def _force_input(model: AbstractDynamics, force, q0, ts):
     if force is None:
         return None, None
     if not model.takes_force:
-        raise ModelTypeError(f"a {type(model).__name__} takes no generalized force; model a driven system with a "
-                             "Lagrangian model (an LNN, optionally with dissipation) or a black box with force inputs.")
+        raise ModelTypeError(
+            f"a {type(model).__name__} takes no generalized force; model a driven system with a "
+            "Lagrangian model (an LNN, optionally with dissipation) or a black box with force inputs."
+        )
     n = q0.shape[-1]
     if callable(force):
         out = jax.eval_shape(force, jnp.asarray(ts[0], dtype=q0.dtype))
@@ -164,6 +175,7 @@ def _rollout_batch(model, q0, v0, ts, method, force_fn=None, force_values=None):
     # Compiled once per (model structure, shapes, method): the model's arrays are
     # traced, everything else is static, so repeated calls reuse the program.
     if method[0] == "rk4":
+
         def run(q, v, tau):
             return rk4_trajectory(model, q, v, ts, substeps=method[1], force=tau)
     else:
@@ -183,9 +195,15 @@ def _field(model: AbstractDynamics, tau):
     return lambda t, y: model.phase_field(*y, tau(t))
 
 
-def rk4_trajectory(model: AbstractDynamics, q0: Float[Array, " n"], qdot0: Float[Array, " n"],
-                   ts: Float[Array, " T"], *, substeps: int,
-                   force: Callable[[Array], Array] | None = None) -> tuple[Float[Array, "T n"], Float[Array, "T n"]]:
+def rk4_trajectory(
+    model: AbstractDynamics,
+    q0: Float[Array, " n"],
+    qdot0: Float[Array, " n"],
+    ts: Float[Array, " T"],
+    *,
+    substeps: int,
+    force: Callable[[Array], Array] | None = None,
+) -> tuple[Float[Array, "T n"], Float[Array, "T n"]]:
     """One motion by RK4, each interval of ``ts`` in ``substeps`` equal steps; ``(q, qdot)`` at ``ts``.
 
     ``ts`` may be uneven, and decreasing (integrating backwards). Differentiable

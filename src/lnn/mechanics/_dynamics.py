@@ -57,12 +57,14 @@ class AbstractDynamics(eqx.Module):
         return True
 
     @abc.abstractmethod
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ at one state, under the generalized force ``force`` (τ, shape ``(n,)``) if given."""
 
-    def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"],
-                      force: Float[Array, "B n"] | None = None) -> Float[Array, "B n"]:
+    def accelerations(
+        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+    ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (a model may override it with a faster batched path)."""
         return _batched(self.acceleration, q, qdot, force)
 
@@ -72,8 +74,9 @@ class AbstractDynamics(eqx.Module):
         """The model's own state s at (q, q̇); s = q̇ for second-order dynamics."""
         return qdot
 
-    def phase_field(self, q: Float[Array, " n"], s: Float[Array, " n"],
-                    force: Float[Array, " n"] | None = None) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    def phase_field(
+        self, q: Float[Array, " n"], s: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
         """(q̇, ṡ) at (q, s); for second-order dynamics (s, q̈)."""
         return s, self.acceleration(q, s, force)
 
@@ -83,18 +86,21 @@ class AbstractDynamics(eqx.Module):
 
     # -- what training fits ------------------------------------------------------------------
 
-    def derivative(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                   force: Float[Array, " n"] | None = None) -> Float[Array, " k"]:
+    def derivative(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " k"]:
         """The time derivatives the model predicts at (q, q̇): q̈ for second-order dynamics."""
         return self.acceleration(q, qdot, force)
 
-    def derivatives(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"],
-                    force: Float[Array, "B n"] | None = None) -> Float[Array, "B k"]:
+    def derivatives(
+        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+    ) -> Float[Array, "B k"]:
         """:meth:`derivative` for a batch (through :meth:`accelerations` for second-order dynamics)."""
         return self.accelerations(q, qdot, force)
 
-    def derivative_target(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                          qddot: Float[Array, " n"]) -> Float[Array, " k"]:
+    def derivative_target(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], qddot: Float[Array, " n"]
+    ) -> Float[Array, " k"]:
         """What :meth:`derivative` should equal, from the data's (q, q̇, q̈): q̈ itself here."""
         return qddot
 
@@ -113,8 +119,9 @@ class AbstractLagrangian(AbstractDynamics):
     def lagrangian(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, ""]:
         """L(q, q̇) of one state."""
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         return lagrangian_acceleration(self.lagrangian, q, qdot, force=force)
 
 
@@ -131,29 +138,34 @@ class AbstractPhaseSpaceModel(AbstractDynamics):
     def encode(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, " n"]: ...
 
     @abc.abstractmethod
-    def phase_field(self, q: Float[Array, " n"], s: Float[Array, " n"],
-                    force: Float[Array, " n"] | None = None) -> tuple[Float[Array, " n"], Float[Array, " n"]]: ...
+    def phase_field(
+        self, q: Float[Array, " n"], s: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]: ...
 
     @abc.abstractmethod
     def decode(self, q: Float[Array, " n"], s: Float[Array, " n"]) -> Float[Array, " n"]: ...
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         s = self.encode(q, qdot)
         _, qddot = jax.jvp(self.decode, (q, s), self.phase_field(q, s, force))
         return qddot
 
-    def derivative(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                   force: Float[Array, " n"] | None = None) -> Float[Array, " 2n"]:
+    def derivative(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " 2n"]:
         """The predicted (q̇, ṡ) at the state (q, q̇)."""
         return jnp.concatenate(self.phase_field(q, self.encode(q, qdot), force))
 
-    def derivatives(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"],
-                    force: Float[Array, "B n"] | None = None) -> Float[Array, "B 2n"]:
+    def derivatives(
+        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+    ) -> Float[Array, "B 2n"]:
         return _batched(self.derivative, q, qdot, force)
 
-    def derivative_target(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                          qddot: Float[Array, " n"]) -> Float[Array, " 2n"]:
+    def derivative_target(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], qddot: Float[Array, " n"]
+    ) -> Float[Array, " 2n"]:
         _, sdot = jax.jvp(self.encode, (q, qdot), (qdot, qddot))
         return jnp.concatenate([qdot, sdot])
 
@@ -178,10 +190,12 @@ class EulerLagrange(AbstractLagrangian):
     def lagrangian(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, ""]:
         return self.fn(q, qdot)
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
-        return lagrangian_acceleration(self.fn, q, qdot, dissipation=self.dissipation, force=force,
-                                       linear_solver=self.linear_solver)
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
+        return lagrangian_acceleration(
+            self.fn, q, qdot, dissipation=self.dissipation, force=force, linear_solver=self.linear_solver
+        )
 
 
 class FunctionDynamics(AbstractDynamics):
@@ -200,11 +214,14 @@ class FunctionDynamics(AbstractDynamics):
     def takes_force(self) -> bool:
         return self.force_argument
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         if not self.force_argument:
             if force is not None:
-                raise ModelTypeError("this FunctionDynamics takes no generalized force; build it with "
-                                     "force_argument=True and a function fn(q, qdot, force).")
+                raise ModelTypeError(
+                    "this FunctionDynamics takes no generalized force; build it with "
+                    "force_argument=True and a function fn(q, qdot, force)."
+                )
             return self.fn(q, qdot)
         return self.fn(q, qdot, jnp.zeros_like(q) if force is None else force)

@@ -48,8 +48,7 @@ def as_force(force: ArrayLike, n: int, dtype=None) -> Array:
     tau = jnp.asarray(force, dtype=dtype)
     if tau.ndim == 0 or tau.shape[-1] != n:
         raise ShapeError(
-            f"the generalized force must have one component per coordinate, shape (..., {n}); "
-            f"got {tuple(tau.shape)}."
+            f"the generalized force must have one component per coordinate, shape (..., {n}); got {tuple(tau.shape)}."
         )
     return tau
 
@@ -67,8 +66,12 @@ def lagrangian_terms(L: Lagrangian, q: Float[Array, " n"], qdot: Float[Array, " 
     return dL_dq, lambda v: push(zeros, v)[1], mixed
 
 
-def generalized_force(q: Float[Array, " n"], qdot: Float[Array, " n"], dissipation: Dissipation | None = None,
-                      force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+def generalized_force(
+    q: Float[Array, " n"],
+    qdot: Float[Array, " n"],
+    dissipation: Dissipation | None = None,
+    force: Float[Array, " n"] | None = None,
+) -> Float[Array, " n"]:
     r"""The non-conservative generalized force :math:`Q = -\partial D/\partial\dot q + \tau` at one state.
 
     What the Euler–Lagrange equations add to ∂L/∂q: friction from the Rayleigh
@@ -81,9 +84,15 @@ def generalized_force(q: Float[Array, " n"], qdot: Float[Array, " n"], dissipati
     return total
 
 
-def lagrangian_acceleration(L: Lagrangian, q: Float[Array, " n"], qdot: Float[Array, " n"], *,
-                            dissipation: Dissipation | None = None, force: Float[Array, " n"] | None = None,
-                            linear_solver: LinearSolver | None = None) -> Float[Array, " n"]:
+def lagrangian_acceleration(
+    L: Lagrangian,
+    q: Float[Array, " n"],
+    qdot: Float[Array, " n"],
+    *,
+    dissipation: Dissipation | None = None,
+    force: Float[Array, " n"] | None = None,
+    linear_solver: LinearSolver | None = None,
+) -> Float[Array, " n"]:
     """q̈ of one state ``(n,)`` from the Euler–Lagrange equations of ``L`` (module docstring).
 
     ``linear_solver``: how M q̈ = … is solved (see :mod:`lnn.mechanics._solve`;

@@ -25,7 +25,6 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from lnn.errors import ConfigurationError, ModelTypeError, ShapeError, SingularMassMatrixError
 from lnn.mechanics._dynamics import AbstractDynamics, AbstractLagrangian
-from lnn.mechanics._solve import LinearSolver, check_linear_solver
 from lnn.mechanics._euler_lagrange import (
     Dissipation,
     Lagrangian,
@@ -34,6 +33,7 @@ from lnn.mechanics._euler_lagrange import (
     lagrangian_acceleration,
     mass_matrix_of_state,
 )
+from lnn.mechanics._solve import LinearSolver, check_linear_solver
 
 
 def as_lagrangian(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
@@ -92,24 +92,27 @@ def accelerations(
     return jnp.vectorize(f, signature="(n),(n),(n)->(n)")(q, qdot, tau)
 
 
-def mass_matrix(lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"],
-                qdot: Float[ArrayLike, "... n"]) -> Float[Array, "... n n"]:
+def mass_matrix(
+    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> Float[Array, "... n n"]:
     r""":math:`M = \partial^2 L / \partial\dot q\,\partial\dot q^\top`, shape ``(..., n, n)``."""
     L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
     return jnp.vectorize(lambda a, b: mass_matrix_of_state(L, a, b), signature="(n),(n)->(n,n)")(q, qdot)
 
 
-def momenta(lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"],
-            qdot: Float[ArrayLike, "... n"]) -> Float[Array, "... n"]:
+def momenta(
+    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> Float[Array, "... n"]:
     r"""Canonical momenta :math:`p = \partial L/\partial\dot q`, shape ``(..., n)``."""
     L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
     return jnp.vectorize(jax.grad(L, argnums=1), signature="(n),(n)->(n)")(q, qdot)
 
 
-def energy(lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"],
-           qdot: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
+def energy(
+    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> Float[Array, "..."]:
     r"""Energy :math:`E = \dot q\cdot\partial L/\partial\dot q - L` (the Noether charge of time translation)."""
     L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
@@ -148,8 +151,9 @@ def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
     return lambda q, qdot: 0.5 * qdot @ K_of(q) @ qdot
 
 
-def dissipated_power(dissipation: Dissipation, q: Float[ArrayLike, "... n"],
-                     qdot: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
+def dissipated_power(
+    dissipation: Dissipation, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> Float[Array, "..."]:
     r"""Power lost to dissipation, :math:`\dot q\cdot\partial D/\partial\dot q` (2D for Rayleigh), batched."""
     q, qdot = as_state(q, qdot)
 
@@ -159,8 +163,9 @@ def dissipated_power(dissipation: Dissipation, q: Float[ArrayLike, "... n"],
     return jnp.vectorize(one, signature="(n),(n)->()")(q, qdot)
 
 
-def damping_rates(lagrangian: AbstractLagrangian | Lagrangian, dissipation: Dissipation,
-                  q: Float[ArrayLike, "... n"]) -> Float[Array, "... n n"]:
+def damping_rates(
+    lagrangian: AbstractLagrangian | Lagrangian, dissipation: Dissipation, q: Float[ArrayLike, "... n"]
+) -> Float[Array, "... n n"]:
     r"""The damping-rate matrix :math:`\Gamma(q) = M^{-1} K` (units 1/time), shape ``(..., n, n)``.
 
     Near rest the damped equations read :math:`\ddot q = \dots - \Gamma\dot q`, so
@@ -188,8 +193,9 @@ class MassMatrixReport(NamedTuple):
     positive_definite: Bool[Array, "..."]
 
 
-def mass_matrix_report(lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"],
-                       qdot: Float[ArrayLike, "... n"]) -> MassMatrixReport:
+def mass_matrix_report(
+    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> MassMatrixReport:
     """Eigenvalues, conditioning and definiteness of ∂²L/∂q̇² at each state ``(..., n)``."""
     eig = jnp.linalg.eigvalsh(mass_matrix(lagrangian, q, qdot))
     absolute = jnp.abs(eig)
@@ -197,8 +203,13 @@ def mass_matrix_report(lagrangian: AbstractLagrangian | Lagrangian, q: Float[Arr
     return MassMatrixReport(eig, cond, jnp.all(eig > 0, axis=-1))
 
 
-def check_mass_matrix(lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"],
-                      qdot: Float[ArrayLike, "... n"], *, max_condition: float = 1e10) -> MassMatrixReport:
+def check_mass_matrix(
+    lagrangian: AbstractLagrangian | Lagrangian,
+    q: Float[ArrayLike, "... n"],
+    qdot: Float[ArrayLike, "... n"],
+    *,
+    max_condition: float = 1e10,
+) -> MassMatrixReport:
     """Raise :class:`~lnn.errors.SingularMassMatrixError` if ∂²L/∂q̇² is indefinite or ill-conditioned.
 
     ``max_condition`` bounds the condition number; beyond it the solve for q̈

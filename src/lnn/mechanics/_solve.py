@@ -87,16 +87,18 @@ def check_linear_solver(solver: object) -> LinearSolver | None:
     return solver
 
 
-def solve_matrix(M: Float[Array, "n n"], b: Float[Array, " n"],
-                 solver: LinearSolver | None = None) -> Float[Array, " n"]:
+def solve_matrix(
+    M: Float[Array, "n n"], b: Float[Array, " n"], solver: LinearSolver | None = None
+) -> Float[Array, " n"]:
     """x with M x = b for M given as a matrix (a direct solve; CG asks for :func:`solve_products`)."""
     if isinstance(solver, Cholesky):
         return jsl.cho_solve((jnp.linalg.cholesky(M), True), b)
     return jnp.linalg.solve(M, b)
 
 
-def solve_products(mv: Callable[[Array], Array], b: Float[Array, " n"],
-                   solver: LinearSolver | None = None) -> Float[Array, " n"]:
+def solve_products(
+    mv: Callable[[Array], Array], b: Float[Array, " n"], solver: LinearSolver | None = None
+) -> Float[Array, " n"]:
     """x with M x = b for a symmetric M given by its products ``mv(v) = M v``.
 
     A direct solver forms M from n products; :class:`CG` never does.

@@ -22,8 +22,10 @@ from lnn.models._lagrangian_nn import LagrangianNN
 from lnn.models._mlp import MLP, MLPModel, StateFeatures
 from lnn.models._structured import StructuredLagrangian
 
-_CLASSES = {cls.__name__: cls for cls in (LagrangianNN, StructuredLagrangian, BlackBox, HamiltonianNN,
-                                          LagrangianDensity, LocalBlackBox)}
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (LagrangianNN, StructuredLagrangian, BlackBox, HamiltonianNN, LagrangianDensity, LocalBlackBox)
+}
 # Names in model files written before the black box got its name.
 _RENAMED = {"Baseline": "BlackBox", "LocalBaseline": "LocalBlackBox"}
 

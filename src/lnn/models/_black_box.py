@@ -56,16 +56,19 @@ class BlackBox(MLPModel, AbstractDynamics):
     def takes_force(self) -> bool:
         return self.force_scale is not None
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ for one state (the network's output)."""
         x = self.features(q, qdot)
         if self.force_scale is not None:
             tau = jnp.zeros_like(q) if force is None else force
             x = jnp.concatenate([x, tau.astype(x.dtype) / self.force_scale])
         elif force is not None:
-            raise ModelTypeError("this BlackBox was built without force inputs; build it with force_scale= (the "
-                                 "typical size of the generalized forces) to learn a driven system.")
+            raise ModelTypeError(
+                "this BlackBox was built without force inputs; build it with force_scale= (the "
+                "typical size of the generalized forces) to learn a driven system."
+            )
         return self.accel_scale * self.mlp(x)
 
     def _extra_config(self) -> dict[str, Any]:

@@ -74,11 +74,13 @@ class _FieldModel(eqx.Module):
         n = _check_grid(q)
         h = self.length / n
         values = [jnp.roll(q, -k) for k in offsets]
-        slopes = [(b - a) / h for a, b in zip(values[:-1], values[1:])]
+        slopes = [(b - a) / h for a, b in zip(values[:-1], values[1:], strict=True)]
         velocities = [jnp.roll(qdot, -k) for k in offsets]
-        cols = (([v / self.q_scale for v in values] if self.field_values else [])
-                + [s / self.slope_scale for s in slopes]
-                + [v / self.qdot_scale for v in velocities])
+        cols = (
+            ([v / self.q_scale for v in values] if self.field_values else [])
+            + [s / self.slope_scale for s in slopes]
+            + [v / self.qdot_scale for v in velocities]
+        )
         return jnp.stack(cols, axis=-1)
 
     @property
@@ -92,9 +94,18 @@ class _FieldModel(eqx.Module):
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments (JSON-ready)."""
-        return {"class": type(self).__name__, "width": self.width, "depth": self.depth, "length": self.length,
-                "q_scale": self.q_scale, "slope_scale": self.slope_scale, "qdot_scale": self.qdot_scale,
-                "field_values": self.field_values, "dtype": str(self.mlp.weights[0].dtype), **self._extra_config()}
+        return {
+            "class": type(self).__name__,
+            "width": self.width,
+            "depth": self.depth,
+            "length": self.length,
+            "q_scale": self.q_scale,
+            "slope_scale": self.slope_scale,
+            "qdot_scale": self.qdot_scale,
+            "field_values": self.field_values,
+            "dtype": str(self.mlp.weights[0].dtype),
+            **self._extra_config(),
+        }
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
@@ -141,17 +152,35 @@ _LOCAL_OFFSETS = (-1, 0, 1)
 FIELD_MODELS = ("density", "local")
 
 
-def build_field_model(kind: str, q, qdot, qddot, *, key: Array, length: float = 1.0, width: int = 32, depth: int = 2,
-          field_values: bool = False, dtype=None):
+def build_field_model(
+    kind: str,
+    q,
+    qdot,
+    qddot,
+    *,
+    key: Array,
+    length: float = 1.0,
+    width: int = 32,
+    depth: int = 2,
+    field_values: bool = False,
+    dtype=None,
+):
     """A fresh ``"density"`` (:class:`LagrangianDensity`) or ``"local"`` (:class:`LocalBlackBox`) model
     with its scales taken from training states ``(B, n)``: RMS of q, of the slope and of q̈;
     for q̇ the black box uses its RMS and the density the dynamics' unit √(RMS q̈ · RMS q)."""
     q, qdot, qddot = (jnp.asarray(a) for a in (q, qdot, qddot))
     h = length / q.shape[-1]
-    rms = lambda a: float(jnp.sqrt(jnp.mean(a**2))) + 1e-12  # noqa: E731
-    common = dict(key=key, length=length, width=width, depth=depth, field_values=field_values, dtype=dtype,
-                  q_scale=rms(q),
-                  slope_scale=rms((jnp.roll(q, -1, axis=-1) - q) / h))
+    rms = lambda a: float(jnp.sqrt(jnp.mean(a**2))) + 1e-12
+    common = dict(
+        key=key,
+        length=length,
+        width=width,
+        depth=depth,
+        field_values=field_values,
+        dtype=dtype,
+        q_scale=rms(q),
+        slope_scale=rms((jnp.roll(q, -1, axis=-1) - q) / h),
+    )
     if kind == "density":
         return LagrangianDensity(qdot_scale=(rms(qddot) * rms(q)) ** 0.5, **common)
     if kind == "local":
@@ -190,17 +219,30 @@ class LagrangianDensity(_FieldModel, AbstractLagrangian):
 
     quadratic: Array
 
-    def __init__(self, *, key: Array, length: float = 1.0, width: int = 32, depth: int = 2, q_scale: float = 1.0,
-                 slope_scale: float = 1.0, qdot_scale: float = 1.0, field_values: bool = False, dtype=None):
+    def __init__(
+        self,
+        *,
+        key: Array,
+        length: float = 1.0,
+        width: int = 32,
+        depth: int = 2,
+        q_scale: float = 1.0,
+        slope_scale: float = 1.0,
+        qdot_scale: float = 1.0,
+        field_values: bool = False,
+        dtype=None,
+    ):
         self.field_values = field_values
-        self.mlp = MLP([_features(_DENSITY_OFFSETS, field_values)] + [width] * depth + [1], key=key, init="standard", dtype=dtype)
+        self.mlp = MLP(
+            [_features(_DENSITY_OFFSETS, field_values)] + [width] * depth + [1], key=key, init="standard", dtype=dtype
+        )
         size = _features(_DENSITY_OFFSETS, field_values)
         # A = the free field's kinetic energy ½ (q̇_i/s)² to start from (features: slope, q̇_i, q̇_{i+1}).
         self.quadratic = jnp.zeros((size, size), dtype=self.mlp.weights[0].dtype).at[-2, -2].set(1.0)
         self.length, self.width, self.depth = float(length), width, depth
         self.q_scale, self.slope_scale, self.qdot_scale = float(q_scale), float(slope_scale), float(qdot_scale)
 
-    def density(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "n"]:
+    def density(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, " n"]:
         """ℓ_θ(x_i) + ½ x_iᵀ A x_i at every point i, shape (n,)."""
         x = self._stencil(q, qdot, _DENSITY_OFFSETS)
         ell = eqx.filter_vmap(self.mlp)(x)[:, 0]
@@ -211,8 +253,9 @@ class LagrangianDensity(_FieldModel, AbstractLagrangian):
         h = self.length / _check_grid(q)
         return h * jnp.sum(self.density(q, qdot))
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ for one string state, from the Euler–Lagrange equations of the summed density
         (M q̈ = ∂L/∂q − (∂²L/∂q̇∂q) q̇ + τ as in ``lnn.mechanics``, M assembled from its bands)."""
         n = _check_grid(q)
@@ -224,11 +267,10 @@ class LagrangianDensity(_FieldModel, AbstractLagrangian):
         seeds = (jnp.arange(n)[None, :] % colours == jnp.arange(colours)[:, None]).astype(q.dtype)
         compressed = jax.vmap(lambda e: push(zeros, e)[1])(seeds)  # (colours, n): row k = Σ_{j≡k} M[:, j]
         rows = jnp.arange(n)
-        band = lambda offset: compressed[(rows + offset) % n % colours, rows]  # noqa: E731  M[i, i+offset]
+        band = lambda offset: compressed[(rows + offset) % n % colours, rows]
         mixed = push(qdot, zeros)[1]
         rhs = dL_dq - mixed if force is None else dL_dq - mixed + force
         return solve_cyclic_tridiagonal(band(-1), band(0), band(1), rhs)
-
 
 
 class LocalBlackBox(_FieldModel, AbstractDynamics):
@@ -244,11 +286,24 @@ class LocalBlackBox(_FieldModel, AbstractDynamics):
     linear: Array
     accel_scale: float = eqx.field(static=True)
 
-    def __init__(self, *, key: Array, length: float = 1.0, width: int = 32, depth: int = 2, q_scale: float = 1.0,
-                 slope_scale: float = 1.0, qdot_scale: float = 1.0, accel_scale: float = 1.0,
-                 field_values: bool = False, dtype=None):
+    def __init__(
+        self,
+        *,
+        key: Array,
+        length: float = 1.0,
+        width: int = 32,
+        depth: int = 2,
+        q_scale: float = 1.0,
+        slope_scale: float = 1.0,
+        qdot_scale: float = 1.0,
+        accel_scale: float = 1.0,
+        field_values: bool = False,
+        dtype=None,
+    ):
         self.field_values = field_values
-        self.mlp = MLP([_features(_LOCAL_OFFSETS, field_values)] + [width] * depth + [1], key=key, init="standard", dtype=dtype)
+        self.mlp = MLP(
+            [_features(_LOCAL_OFFSETS, field_values)] + [width] * depth + [1], key=key, init="standard", dtype=dtype
+        )
         self.length, self.width, self.depth = float(length), width, depth
         self.q_scale, self.slope_scale, self.qdot_scale = float(q_scale), float(slope_scale), float(qdot_scale)
         self.accel_scale = float(accel_scale)
@@ -258,8 +313,9 @@ class LocalBlackBox(_FieldModel, AbstractDynamics):
     def takes_force(self) -> bool:
         return False
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ for one string state (the network's output at every point)."""
         if force is not None:
             raise ModelTypeError("a LocalBlackBox takes no generalized force.")

@@ -45,8 +45,8 @@ class RayleighDissipation(eqx.Module):
         network, width, depth: the optional K(q) network.
     """
 
-    log_diagonal: Float[Array, "n"]
-    lower: Float[Array, "m"]
+    log_diagonal: Float[Array, " n"]
+    lower: Float[Array, " m"]
     mlp: MLP | None
     features: StateFeatures
     width: int = eqx.field(static=True)
@@ -75,8 +75,9 @@ class RayleighDissipation(eqx.Module):
         self.lower = jnp.zeros((dof * (dof - 1) // 2,), dtype=dtype)
         self.width, self.depth = width, depth
         if network:
-            mlp = MLP([self.features.size] + [width] * depth + [dof * (dof + 1) // 2], key=key,
-                      init="standard", dtype=dtype)
+            mlp = MLP(
+                [self.features.size] + [width] * depth + [dof * (dof + 1) // 2], key=key, init="standard", dtype=dtype
+            )
             self.mlp = eqx.tree_at(lambda m: m.weights[-1], mlp, jnp.zeros_like(mlp.weights[-1]))
         else:
             self.mlp = None
@@ -85,7 +86,7 @@ class RayleighDissipation(eqx.Module):
     def dof(self) -> int:
         return len(self.features.angles)
 
-    def factor(self, q: Float[Array, "n"]) -> Float[Array, "n n"]:
+    def factor(self, q: Float[Array, " n"]) -> Float[Array, "n n"]:
         """The lower-triangular C(q) with K = C Cᵀ."""
         n = self.dof
         C = jnp.diag(jnp.exp(self.log_diagonal))
@@ -95,7 +96,7 @@ class RayleighDissipation(eqx.Module):
             C = C + jnp.zeros((n, n), dtype=C.dtype).at[jnp.tril_indices(n)].set(out) / self.features.qdot_scale
         return C
 
-    def matrix(self, q: Float[Array, "n"]) -> Float[Array, "n n"]:
+    def matrix(self, q: Float[Array, " n"]) -> Float[Array, "n n"]:
         """The damping matrix K(q) = ∂²D/∂q̇², symmetric positive semi-definite."""
         C = self.factor(q)
         return C @ C.T
@@ -147,13 +148,15 @@ class Dissipative(AbstractLagrangian):
     def lagrangian(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, ""]:
         return self.model.lagrangian(q, qdot)
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ for one state from the dissipative Euler–Lagrange equations (``force``: τ, optional)."""
         return self.model.acceleration(q, qdot, generalized_force(q, qdot, self.dissipation, force))
 
-    def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"],
-                      force: Float[Array, "B n"] | None = None) -> Float[Array, "B n"]:
+    def accelerations(
+        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+    ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch, through the model's own batched path."""
         if force is None:
             total = jax.vmap(lambda a, b: generalized_force(a, b, self.dissipation))(q, qdot)
@@ -165,8 +168,9 @@ class Dissipative(AbstractLagrangian):
         return {"class": "Dissipative", "model": self.model.config(), "dissipation": self.dissipation.config()}
 
 
-def with_dissipation(model: MLPModel, *, key: Array, rate: float = 0.1, network: bool = False,
-                     **kwargs: Any) -> Dissipative:
+def with_dissipation(
+    model: MLPModel, *, key: Array, rate: float = 0.1, network: bool = False, **kwargs: Any
+) -> Dissipative:
     """``model`` (a network Lagrangian model) paired with a fresh learned :class:`RayleighDissipation`.
 
     Angles and scales are taken from the model's features, so K starts at
@@ -175,6 +179,17 @@ def with_dissipation(model: MLPModel, *, key: Array, rate: float = 0.1, network:
     if not isinstance(model, AbstractLagrangian):
         raise ConfigurationError(f"friction composes onto a Lagrangian model; a {type(model).__name__} is not one.")
     f = model.features
-    return Dissipative(model, RayleighDissipation(model.dof, key=key, rate=rate, angles=f.angles,
-                                                  q_scale=f.q_scale, qdot_scale=f.qdot_scale,
-                                                  network=network, dtype=model.dtype, **kwargs))
+    return Dissipative(
+        model,
+        RayleighDissipation(
+            model.dof,
+            key=key,
+            rate=rate,
+            angles=f.angles,
+            q_scale=f.q_scale,
+            qdot_scale=f.qdot_scale,
+            network=network,
+            dtype=model.dtype,
+            **kwargs,
+        ),
+    )

@@ -90,8 +90,10 @@ class HamiltonianNN(MLPModel, AbstractPhaseSpaceModel):
             raise ConfigurationError(f"unknown momentum {momentum!r}; choose one of {MOMENTA}.")
         if momentum == "canonical":
             if true_system is None:
-                raise ConfigurationError("momentum='canonical' needs the system whose Lagrangian defines "
-                                         "p = ∂L/∂q̇; pass true_system=lnn.systems.get('<name>').")
+                raise ConfigurationError(
+                    "momentum='canonical' needs the system whose Lagrangian defines "
+                    "p = ∂L/∂q̇; pass true_system=lnn.systems.get('<name>')."
+                )
             if true_system.dof != dof:
                 raise ConfigurationError(f"{true_system.name} has {true_system.dof} coordinates but dof = {dof}.")
         p_scale = qdot_scale if momentum_scale is None else momentum_scale
@@ -122,12 +124,15 @@ class HamiltonianNN(MLPModel, AbstractPhaseSpaceModel):
             return qdot
         return jax.grad(self.true_system.lagrangian, argnums=1)(q, qdot)
 
-    def phase_field(self, q: Float[Array, " n"], p: Float[Array, " n"],
-                    force: Float[Array, " n"] | None = None) -> tuple[Array, Array]:
+    def phase_field(
+        self, q: Float[Array, " n"], p: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> tuple[Array, Array]:
         """Hamilton's equations: (q̇, ṗ) = (∂H/∂p, −∂H/∂q)."""
         if force is not None:
-            raise ModelTypeError("a HamiltonianNN takes no generalized force; model a driven system with a "
-                                 "Lagrangian model (an LNN, optionally with dissipation).")
+            raise ModelTypeError(
+                "a HamiltonianNN takes no generalized force; model a driven system with a "
+                "Lagrangian model (an LNN, optionally with dissipation)."
+            )
         dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, p)
         return dH_dp.astype(q.dtype), -dH_dq.astype(q.dtype)
 
@@ -137,8 +142,12 @@ class HamiltonianNN(MLPModel, AbstractPhaseSpaceModel):
 
     def config(self) -> dict[str, Any]:
         config = super().config()
-        config.update(qdot_scale=self.velocity_scale, momentum_scale=self.features.qdot_scale,
-                      momentum=self.momentum, kinetic_prior=self.log_kinetic is not None)
+        config.update(
+            qdot_scale=self.velocity_scale,
+            momentum_scale=self.features.qdot_scale,
+            momentum=self.momentum,
+            kinetic_prior=self.log_kinetic is not None,
+        )
         if self.true_system is not None:
             config.update(system=self.true_system.name, system_parameters=self.true_system.parameters)
         return config

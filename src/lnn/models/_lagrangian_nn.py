@@ -84,8 +84,9 @@ class LagrangianNN(MLPModel, AbstractLagrangian):
             L = L + 0.5 * jnp.exp(self.log_kinetic) * jnp.dot(v, v)
         return L
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         r"""q̈ for one state, from the Euler–Lagrange equations of L_θ, with analytic MLP derivatives.
 
         ``force`` (optional, shape ``(n,)``) is a generalized force τ: M q̈ = … + τ.
@@ -108,8 +109,9 @@ class LagrangianNN(MLPModel, AbstractLagrangian):
         x, tangents = self._feature_tangents(q, qdot)
         return self._solve(q, qdot, *self.mlp.gradient_and_curvature(x, tangents), force)
 
-    def accelerations(self, q: Float[Array, "B n"], qdot: Float[Array, "B n"],
-                      force: Float[Array, "B n"] | None = None) -> Float[Array, "B n"]:
+    def accelerations(
+        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+    ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (and forces, shape ``(B, n)``).
 
         The same numbers, computed for the batch at once through
@@ -149,8 +151,10 @@ class LagrangianNN(MLPModel, AbstractLagrangian):
         return solve_matrix(M, rhs, self.linear_solver)
 
     def _extra_config(self) -> dict[str, Any]:
-        return {"kinetic_prior": self.log_kinetic is not None,
-                "linear_solver": linear_solver_to_json(self.linear_solver)}
+        return {
+            "kinetic_prior": self.log_kinetic is not None,
+            "linear_solver": linear_solver_to_json(self.linear_solver),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LagrangianNN:

@@ -44,7 +44,7 @@ class StateFeatures(eqx.Module):
     def size(self) -> int:
         return self.configuration_size + len(self.angles)
 
-    def configuration(self, q: Float[Array, "n"]) -> Float[Array, "c"]:
+    def configuration(self, q: Float[Array, " n"]) -> Float[Array, " c"]:
         """The features of q alone (for networks of the configuration, like a potential)."""
         if self.angle_encoding == "sincos":
             angle_idx = [i for i, a in enumerate(self.angles) if a]
@@ -54,7 +54,7 @@ class StateFeatures(eqx.Module):
         is_angle = jnp.asarray(self.angles)
         return jnp.where(is_angle, jnp.mod(q + jnp.pi, 2 * jnp.pi) - jnp.pi, q / self.q_scale)
 
-    def __call__(self, q: Float[Array, "n"], qdot: Float[Array, "n"]) -> Float[Array, "m"]:
+    def __call__(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, " m"]:
         return jnp.concatenate([self.configuration(q), qdot / self.qdot_scale])
 
 
@@ -71,22 +71,22 @@ class MLP(eqx.Module):
         keys = jax.random.split(key, len(sizes) - 1)
         n_layers = len(sizes) - 1
         weights, biases = [], []
-        for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
+        for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True)):
             std = _paper_std(i, n_layers, fan_in, fan_out) if init == "paper" else 1.0 / math.sqrt(fan_in)
             weights.append(std * jax.random.normal(k, (fan_out, fan_in), dtype=dtype))
             biases.append(jnp.zeros((fan_out,), dtype=dtype))
         self.weights = tuple(weights)
         self.biases = tuple(biases)
 
-    def __call__(self, x: Float[Array, "m"]) -> Float[Array, "k"]:
+    def __call__(self, x: Float[Array, " m"]) -> Float[Array, " k"]:
         x = x.astype(self.weights[0].dtype)
-        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+        for W, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             x = jax.nn.softplus(W @ x + b)
         return self.weights[-1] @ x + self.biases[-1]
 
     def gradient_and_curvature(
-        self, x: Float[Array, "m"], T: Float[Array, "m k"]
-    ) -> tuple[Float[Array, "m"], Float[Array, "k k"]]:
+        self, x: Float[Array, " m"], T: Float[Array, "m k"]
+    ) -> tuple[Float[Array, " m"], Float[Array, "k k"]]:
         r"""∇f(x) and the curvature Tᵀ ∇²f(x) T along k tangents, for a scalar MLP f.
 
         In an MLP the only curvature comes from the nonlinearities. With
@@ -133,7 +133,7 @@ def _curvature_pass(weights, biases, X, A):
     dtype = weights[0].dtype
     h, A = X.astype(dtype), A.astype(dtype)
     forward = []
-    for W, b in zip(weights[:-1], biases[:-1]):
+    for W, b in zip(weights[:-1], biases[:-1], strict=True):
         P = A @ W.T
         z = h @ W.T + b
         h_next, s = _softplus_and_sigmoid(z)
@@ -143,7 +143,7 @@ def _curvature_pass(weights, biases, X, A):
     k = A.shape[-2]
     curvature = jnp.zeros(X.shape[:-1] + (k, k), dtype)
     deltas = []
-    for W, (_, _, s, P) in zip(weights[-2::-1], forward[::-1]):
+    for W, (_, _, s, P) in zip(weights[-2::-1], forward[::-1], strict=True):
         deltas.append(delta)
         curvature = curvature + (P * (delta * s * (1 - s))[..., None, :]) @ jnp.swapaxes(P, -1, -2)
         delta = (delta * s) @ W
@@ -176,7 +176,7 @@ def _curvature_vjp(saved, cotangents):
     n_hidden = len(forward)
     W_bar, P_bar, s_bar = [], [], []
     delta_bar = g_bar
-    for W, (_, _, s, P), delta in zip(weights, forward, deltas):
+    for W, (_, _, s, P), delta in zip(weights, forward, deltas, strict=True):
         s1 = s * (1 - s)
         e_bar = delta_bar @ W.T
         W_bar_l = (delta * s).T @ delta_bar

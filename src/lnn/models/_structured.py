@@ -63,12 +63,11 @@ class StructuredLagrangian(MLPModel, AbstractLagrangian):
     ):
         self.features = make_features(dof, angles, angle_encoding, q_scale, qdot_scale)
         n_out = dof * (dof + 1) // 2 + 1
-        self.mlp = MLP([self.features.configuration_size] + [width] * depth + [n_out], key=key, init=init,
-                       dtype=dtype)
+        self.mlp = MLP([self.features.configuration_size] + [width] * depth + [n_out], key=key, init=init, dtype=dtype)
         self.width, self.depth, self.init = width, depth, init
         self.epsilon = float(epsilon)
 
-    def mass_and_potential(self, q: Float[Array, "n"]) -> tuple[Float[Array, "n n"], Float[Array, ""]]:
+    def mass_and_potential(self, q: Float[Array, " n"]) -> tuple[Float[Array, "n n"], Float[Array, ""]]:
         """The dimensionless mass matrix M(q) = CCᵀ + εI and the potential V(q)."""
         n = self.dof
         out = self.mlp(self.features.configuration(q))
@@ -83,8 +82,9 @@ class StructuredLagrangian(MLPModel, AbstractLagrangian):
         v = qdot.astype(M.dtype) / self.features.qdot_scale
         return 0.5 * v @ M @ v - V
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ for one state, from M(q) and V(q) directly (see the class docstring); ``force``: τ, optional."""
         dtype = self.mlp.weights[0].dtype
         q, qdot = q.astype(dtype), qdot.astype(dtype)

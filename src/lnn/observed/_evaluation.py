@@ -20,9 +20,16 @@ from lnn.observed._smoothing import estimate
 _shoot = eqx.filter_jit(shoot)
 
 
-def observed_rollout_error(model: AbstractDynamics, obs: Observations, *,
-                           horizons: Sequence[float] = (0.5, 1.0, 2.0, 5.0), threshold: float = 0.2,
-                           dt: float = 0.01, initial: Dataset | None = None, max_starts: int = 200) -> dict:
+def observed_rollout_error(
+    model: AbstractDynamics,
+    obs: Observations,
+    *,
+    horizons: Sequence[float] = (0.5, 1.0, 2.0, 5.0),
+    threshold: float = 0.2,
+    dt: float = 0.01,
+    initial: Dataset | None = None,
+    max_starts: int = 200,
+) -> dict:
     r"""How far ahead ``model`` predicts measured motion ``obs``.
 
     From start samples spread evenly through each trajectory, the model is
@@ -45,8 +52,10 @@ def observed_rollout_error(model: AbstractDynamics, obs: Observations, *,
     longest = min(float(obs.t[idx[-1]] - obs.t[idx[0]]) for _, idx in segments)
     horizons = [float(h) for h in horizons if h <= longest]
     if not horizons:
-        raise DataError(f"the shortest trajectory lasts {longest:g} s, shorter than every horizon; give shorter "
-                        "horizons or longer recordings.")
+        raise DataError(
+            f"the shortest trajectory lasts {longest:g} s, shorter than every horizon; give shorter "
+            "horizons or longer recordings."
+        )
     h_max = max(horizons)
     starts, windows = [], []
     per_traj = max(1, max_starts // len(segments))
@@ -64,8 +73,9 @@ def observed_rollout_error(model: AbstractDynamics, obs: Observations, *,
     tau = obs.t[pad] - obs.t[pad[:, :1]]
     substeps = max(1, int(np.ceil(np.max(np.diff(tau, axis=1)) / dt - 1e-9)))
     starts = np.asarray(starts)
-    pred = np.asarray(_shoot(model, jnp.asarray(initial.q[starts]), jnp.asarray(initial.qdot[starts]),
-                             jnp.asarray(tau), substeps))
+    pred = np.asarray(
+        _shoot(model, jnp.asarray(initial.q[starts]), jnp.asarray(initial.qdot[starts]), jnp.asarray(tau), substeps)
+    )
     sigma = spread(obs.q, obs.angles)
     e = np.sqrt(np.mean((wrapped_difference(pred, obs.q[pad], obs.angles) / sigma) ** 2, axis=-1))
     e = np.where(np.isfinite(e), e, np.inf)
@@ -77,5 +87,10 @@ def observed_rollout_error(model: AbstractDynamics, obs: Observations, *,
     over = valid & (e > threshold)
     end = tau[np.arange(len(e)), valid.sum(axis=1) - 1]
     first = np.where(over.any(axis=1), tau[np.arange(len(e)), over.argmax(axis=1)], end)
-    return {"rollout_error": at, "valid_time": float(np.median(first)), "threshold": threshold,
-            "starts": int(len(starts)), "horizon": h_max}
+    return {
+        "rollout_error": at,
+        "valid_time": float(np.median(first)),
+        "threshold": threshold,
+        "starts": int(len(starts)),
+        "horizon": h_max,
+    }

@@ -110,13 +110,16 @@ class TrajectoryMatching:
 
     def __post_init__(self):
         if self.window < 2 or self.every < 1 or not self.dt > 0:
-            raise ConfigurationError(f"a matching window needs at least 2 samples, every >= 1 and dt > 0; got "
-                                     f"window={self.window}, every={self.every}, dt={self.dt}.")
+            raise ConfigurationError(
+                f"a matching window needs at least 2 samples, every >= 1 and dt > 0; got "
+                f"window={self.window}, every={self.every}, dt={self.dt}."
+            )
         lengths = (self.window, *self.longer_windows)
-        if any((b - 1) % (a - 1) or b <= a for a, b in zip(lengths, lengths[1:])):
+        if any((b - 1) % (a - 1) or b <= a for a, b in zip(lengths, lengths[1:], strict=False)):
             raise ConfigurationError(
                 f"each of longer_windows must be longer than the one before and span a whole number of its "
-                f"intervals (length − 1 a multiple); got window={self.window}, longer_windows={self.longer_windows}.")
+                f"intervals (length − 1 a multiple); got window={self.window}, longer_windows={self.longer_windows}."
+            )
 
     @property
     def longer_windows(self) -> tuple[int, ...]:
@@ -157,8 +160,9 @@ def noise_floor(obs: Observations, est: Dataset, loss: Loss = "l1") -> float:
     return float(np.mean(np.abs(r)) if loss == "l1" else np.mean(r**2))
 
 
-def training_sets(obs: Observations, method: Method, train_config: TrainConfig, key: jax.Array,
-                  est: Dataset | None = None) -> tuple[Dataset | Windows, Dataset | Windows, Dataset]:
+def training_sets(
+    obs: Observations, method: Method, train_config: TrainConfig, key: jax.Array, est: Dataset | None = None
+) -> tuple[Dataset | Windows, Dataset | Windows, Dataset]:
     """``(train, val, estimate)``: what :func:`lnn.fit` gets for ``method``, split as the module says.
 
     ``est``: the derivative estimate of ``obs`` when it has been made already.
@@ -216,10 +220,18 @@ def fit_observations(
     net = build_model(model, est, k_model, angles=obs.angles, width=width, depth=depth, dtype=dtype, **model_options)
     label = label or f"{model} ({'matching' if matching else 'derivatives'})"
     if not matching:
-        return fit(net, train, key=k_fit, config=train_config, val_dataset=val, progress=progress, out=out,
-                   label=label)
-    warm = functools.partial(_warm_start, obs=obs, est=est, method=method, train_config=train_config,
-                             k_split=k_split, key=jax.random.fold_in(k_fit, 1), progress=progress, label=label)
+        return fit(net, train, key=k_fit, config=train_config, val_dataset=val, progress=progress, out=out, label=label)
+    warm = functools.partial(
+        _warm_start,
+        obs=obs,
+        est=est,
+        method=method,
+        train_config=train_config,
+        k_split=k_split,
+        key=jax.random.fold_in(k_fit, 1),
+        progress=progress,
+        label=label,
+    )
     if method.warm_start is not None and not method.warm_start.if_stalled:
         net = warm(net)
     objective = TrajectoryObjective.for_windows(train, val, dt=method.dt, loss=train_config.loss)
@@ -229,8 +241,16 @@ def fit_observations(
 
     # Free initial states are relinked before every L-BFGS stage, so those stages are run here, not in fit.
     adam_config = dataclasses.replace(train_config, lbfgs_steps=0) if staged else train_config
-    run = functools.partial(fit, dataset=train, key=k_fit, config=adam_config, val_dataset=val, progress=progress,
-                            objective=objective, export=False)
+    run = functools.partial(
+        fit,
+        dataset=train,
+        key=k_fit,
+        config=adam_config,
+        val_dataset=val,
+        progress=progress,
+        objective=objective,
+        export=False,
+    )
     trained, history = run(start(net), out=out, label=label)
     if method.warm_start is not None and method.warm_start.if_stalled:
         samples, _, constants = objective.prepare(net, train, val, _dtype(net))
@@ -249,8 +269,9 @@ def fit_observations(
     for length in (method.window, *method.longer_windows):
         stage = dataclasses.replace(method, window=length, initial=FreeStates())
         trained, train, row = _refine_stage(trained, train, obs, est, stage, train_config, k_split, progress, label)
-        history.append({**row, "step": history[-1]["step"] + train_config.lbfgs_steps,
-                        "time": history[-1]["time"] + row["time"]})  # wall time since training began, as fit's
+        history.append(
+            {**row, "step": history[-1]["step"] + train_config.lbfgs_steps, "time": history[-1]["time"] + row["time"]}
+        )  # wall time since training began, as fit's
     if out is not None:
         write_metrics_csv(Path(out) / "metrics.csv", history)
     return trained.model, history
@@ -264,11 +285,23 @@ def _warm_start(model, *, obs, est, method, train_config, k_split, key, progress
     """``model`` fitted for ``method.warm_start.steps`` steps to the derivative estimate (same split)."""
     train, val, _ = training_sets(obs, FromDerivatives(method.smoother), train_config, k_split, est)
     steps = method.warm_start.steps
-    warm = TrainConfig(steps=steps, eval_every=max(steps // 5, 1), warmup_steps=min(500, steps // 10),
-                       batch_size=max(256 // train_config.devices, 1) * train_config.devices,
-                       devices=train_config.devices, val_fraction=train_config.val_fraction)
-    return fit(model, train, key=key, config=warm, val_dataset=val, progress=progress,
-               label=f"{label}, warm start on the derivative estimate")[0]
+    warm = TrainConfig(
+        steps=steps,
+        eval_every=max(steps // 5, 1),
+        warmup_steps=min(500, steps // 10),
+        batch_size=max(256 // train_config.devices, 1) * train_config.devices,
+        devices=train_config.devices,
+        val_fraction=train_config.val_fraction,
+    )
+    return fit(
+        model,
+        train,
+        key=key,
+        config=warm,
+        val_dataset=val,
+        progress=progress,
+        label=f"{label}, warm start on the derivative estimate",
+    )[0]
 
 
 def _refine_stage(trained, windows_before, obs, est, method, train_config, k_split, progress, label):
@@ -283,9 +316,26 @@ def _refine_stage(trained, windows_before, obs, est, method, train_config, k_spl
     states, choice = trained.carried_to(windows_before, train).relinked(train, objective)
     params, static = eqx.partition(states, eqx.is_inexact_array)
     samples, val_samples, constants = objective.prepare(states.model, train, val, jax.tree.leaves(params)[0].dtype)
-    params, loss = refine(params, static, objective, (samples, constants), train_config.lbfgs_steps,
-                          progress=progress, label=f"{label}, {method.window}-sample windows (L-BFGS)")
+    params, loss = refine(
+        params,
+        static,
+        objective,
+        (samples, constants),
+        train_config.lbfgs_steps,
+        progress=progress,
+        label=f"{label}, {method.window}-sample windows (L-BFGS)",
+    )
     refined = eqx.combine(params, static)
     val_loss = float(eqx.filter_jit(objective)(refined.model, val_samples, constants))
-    return refined, train, {"time": round(time.perf_counter() - t0, 3), "train_loss": loss, "val_loss": val_loss,
-                            "learning_rate": float("nan"), "skipped": 0, "relinked": int(np.count_nonzero(choice))}
+    return (
+        refined,
+        train,
+        {
+            "time": round(time.perf_counter() - t0, 3),
+            "train_loss": loss,
+            "val_loss": val_loss,
+            "learning_rate": float("nan"),
+            "skipped": 0,
+            "relinked": int(np.count_nonzero(choice)),
+        },
+    )

@@ -24,8 +24,8 @@ from lnn.errors import DataError, FileFormatError
 from lnn.observed._observations import Observations
 
 SCHMIDT_LIPSON_SOURCE = (
-    "the supplementary material of Schmidt & Lipson, Science 2009, \"Distilling free-form natural laws "
-    "from experimental data\" (files such as real_pend_h_1.txt)"
+    'the supplementary material of Schmidt & Lipson, Science 2009, "Distilling free-form natural laws '
+    'from experimental data" (files such as real_pend_h_1.txt)'
 )
 
 
@@ -66,12 +66,15 @@ def load_table(
         raise DataError("name at least one coordinate column (e.g. --coords x1,x2).")
     for label, cols in (("velocity", vels), ("acceleration", accs)):
         if cols and len(cols) != len(coords):
-            raise DataError(f"{len(coords)} coordinate column(s) ({', '.join(coords)}) but {len(cols)} {label} "
-                            f"column(s) ({', '.join(cols)}); give one {label} per coordinate, in the same order.")
+            raise DataError(
+                f"{len(coords)} coordinate column(s) ({', '.join(coords)}) but {len(cols)} {label} "
+                f"column(s) ({', '.join(cols)}); give one {label} per coordinate, in the same order."
+            )
     unknown_angles = [a for a in angle_names if a not in coords]
     if unknown_angles:
-        raise DataError(f"angle column(s) {', '.join(unknown_angles)} are not among the coordinates "
-                        f"({', '.join(coords)}).")
+        raise DataError(
+            f"angle column(s) {', '.join(unknown_angles)} are not among the coordinates ({', '.join(coords)})."
+        )
     wanted = [time, *coords, *vels, *accs] + ([trajectory] if trajectory else [])
     duplicated = sorted({c for c in wanted if wanted.count(c) > 1})
     if duplicated:
@@ -82,24 +85,35 @@ def load_table(
         columns, rows, row_kind = _read_npz(path, wanted)
     else:
         columns, rows, row_kind = _read_csv(path, wanted)
-    stack = lambda cols: np.stack([columns[c] for c in cols], axis=1) if cols else None  # noqa: E731
+    stack = lambda cols: np.stack([columns[c] for c in cols], axis=1) if cols else None
     traj = columns[trajectory] if trajectory else np.zeros(len(rows))
     bad = np.flatnonzero(~np.isfinite(traj) | (traj != np.round(traj)))
     if bad.size:
-        raise DataError(f"trajectory column {trajectory!r} holds {traj[bad[0]]:g} at {row_kind} {rows[bad[0]]} of "
-                        f"{path.name}; trajectory ids must be whole numbers (repair that row).")
+        raise DataError(
+            f"trajectory column {trajectory!r} holds {traj[bad[0]]:g} at {row_kind} {rows[bad[0]]} of "
+            f"{path.name}; trajectory ids must be whole numbers (repair that row)."
+        )
     names = {"t": [time], "q": coords, "qdot": vels, "qddot": accs}
     meta = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
-    return Observations(t=columns[time], q=stack(coords), trajectory=traj.astype(np.int64), qdot=stack(vels),
-                        qddot=stack(accs), coordinates=tuple(coords),
-                        angles=tuple(c in angle_names for c in coords), rows=rows, metadata=meta)
+    return Observations(
+        t=columns[time],
+        q=stack(coords),
+        trajectory=traj.astype(np.int64),
+        qdot=stack(vels),
+        qddot=stack(accs),
+        coordinates=tuple(coords),
+        angles=tuple(c in angle_names for c in coords),
+        rows=rows,
+        metadata=meta,
+    )
 
 
 def _missing_columns(path: Path, wanted: list[str], have: list[str]) -> None:
     missing = [c for c in wanted if c not in have]
     if missing:
-        raise DataError(f"column(s) {', '.join(repr(c) for c in missing)} not in {path.name}; its columns are "
-                        f"{', '.join(have)}.")
+        raise DataError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not in {path.name}; its columns are {', '.join(have)}."
+        )
 
 
 def _read_csv(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
@@ -114,10 +128,12 @@ def _read_csv(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.
             idx = [header.index(c) for c in wanted]
             continue
         if len(row) != len(header):
-            raise DataError(f"line {line_no} of {path.name} has {len(row)} field(s) but the header (line "
-                            f"{header_line}) names {len(header)} columns; fix that line.")
+            raise DataError(
+                f"line {line_no} of {path.name} has {len(row)} field(s) but the header (line "
+                f"{header_line}) names {len(header)} columns; fix that line."
+            )
         parsed = []
-        for c, i in zip(wanted, idx):
+        for c, i in zip(wanted, idx, strict=True):
             field = row[i].strip()
             try:
                 parsed.append(float(field) if field else float("nan"))
@@ -153,8 +169,10 @@ def _read_npz(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.
     n = columns[wanted[0]].shape
     for c, a in columns.items():
         if a.ndim != 1 or a.shape != n or not np.issubdtype(a.dtype, np.number):
-            raise DataError(f"array {c!r} in {path.name} has shape {a.shape} and dtype {a.dtype}; every named "
-                            f"array must be numeric and 1-D of the same length (shapes: {lengths}).")
+            raise DataError(
+                f"array {c!r} in {path.name} has shape {a.shape} and dtype {a.dtype}; every named "
+                f"array must be numeric and 1-D of the same length (shapes: {lengths})."
+            )
     return {c: a.astype(float) for c, a in columns.items()}, np.arange(n[0]), "index"
 
 
@@ -182,23 +200,29 @@ def load_schmidt_lipson(path: str | os.PathLike) -> Observations:
     lines = path.read_text().splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None or not lines[header_at].lstrip().startswith("%"):
-        raise FileFormatError(f"{path} does not start with a '%' header naming the variables; it is not a "
-                              f"Schmidt & Lipson data file (those are in {SCHMIDT_LIPSON_SOURCE}).")
+        raise FileFormatError(
+            f"{path} does not start with a '%' header naming the variables; it is not a "
+            f"Schmidt & Lipson data file (those are in {SCHMIDT_LIPSON_SOURCE})."
+        )
     variables = lines[header_at].lstrip()[1:].split()
     roles = [_ROLE.get(v[:1]) for v in variables]
     if not variables or None in roles:
-        raise FileFormatError(f"{path.name}: header variables {variables} are not all of the kinds o, x (coordinates), "
-                              "v, w (velocities), a (accelerations).")
+        raise FileFormatError(
+            f"{path.name}: header variables {variables} are not all of the kinds o, x (coordinates), "
+            "v, w (velocities), a (accelerations)."
+        )
     k = len(variables)
     data, rows = [], []
-    for line_no, line in enumerate(lines[header_at + 1:], start=header_at + 2):
+    for line_no, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
         fields = line.split()
         if not fields or fields[0].startswith("%"):
             continue
         if len(fields) not in (2 + k, 2 + 2 * k) or (data and len(fields) != len(data[0])):
             expected = len(data[0]) if data else f"{2 + k} or {2 + 2 * k}"
-            raise DataError(f"line {line_no} of {path.name} has {len(fields)} columns; expected {expected} "
-                            f"(trial, t, {' '.join(variables)}{' and their derivatives' if data and len(data[0]) > 2 + k else ''}).")
+            raise DataError(
+                f"line {line_no} of {path.name} has {len(fields)} columns; expected {expected} "
+                f"(trial, t, {' '.join(variables)}{' and their derivatives' if data and len(data[0]) > 2 + k else ''})."
+            )
         try:
             data.append([float(x) for x in fields])
         except ValueError:
@@ -208,24 +232,40 @@ def load_schmidt_lipson(path: str | os.PathLike) -> Observations:
     if not data:
         raise DataError(f"{path.name} has a header but no data rows.")
     arr = np.asarray(data)
-    values = arr[:, 2:2 + k]
-    derivs = arr[:, 2 + k:] if arr.shape[1] == 2 + 2 * k else None
-    pick = lambda role: [j for j, r in enumerate(roles) if r in role]  # noqa: E731
+    values = arr[:, 2 : 2 + k]
+    derivs = arr[:, 2 + k :] if arr.shape[1] == 2 + 2 * k else None
+    pick = lambda role: [j for j, r in enumerate(roles) if r in role]
     qi, vi, ai = pick(("angle", "position")), pick(("velocity",)), pick(("acceleration",))
     if vi and len(vi) != len(qi):
         raise FileFormatError(f"{path.name}: {len(qi)} coordinate(s) but {len(vi)} velocities in {variables}.")
     qddot = values[:, ai] if len(ai) == len(qi) and ai else (derivs[:, vi] if derivs is not None and vi else None)
-    meta = {"source": str(path), "row_kind": "line", "loader": "schmidt_lipson", "variables": variables,
-            "columns": {"t": ["t"], "q": [variables[j] for j in qi], "qdot": [variables[j] for j in vi],
-                        "qddot": [] if qddot is None else [variables[j] for j in ai] or [f"d{variables[j]}/dt" for j in vi]},
-            "reference": "Schmidt & Lipson, Science 324, 81 (2009)"}
+    meta = {
+        "source": str(path),
+        "row_kind": "line",
+        "loader": "schmidt_lipson",
+        "variables": variables,
+        "columns": {
+            "t": ["t"],
+            "q": [variables[j] for j in qi],
+            "qdot": [variables[j] for j in vi],
+            "qddot": [] if qddot is None else [variables[j] for j in ai] or [f"d{variables[j]}/dt" for j in vi],
+        },
+        "reference": "Schmidt & Lipson, Science 324, 81 (2009)",
+    }
     if not np.all(np.isfinite(arr[:, 0])) or np.any(arr[:, 0] != np.round(arr[:, 0])):
         i = int(np.argmax(~np.isfinite(arr[:, 0]) | (arr[:, 0] != np.round(arr[:, 0]))))
         raise DataError(f"line {rows[i]} of {path.name}: trial {arr[i, 0]!r} is not a whole number.")
-    return Observations(t=arr[:, 1], q=values[:, qi], trajectory=arr[:, 0].astype(np.int64),
-                        qdot=values[:, vi] if vi else None, qddot=qddot,
-                        coordinates=tuple(variables[j] for j in qi),
-                        angles=tuple(roles[j] == "angle" for j in qi), rows=np.asarray(rows), metadata=meta)
+    return Observations(
+        t=arr[:, 1],
+        q=values[:, qi],
+        trajectory=arr[:, 0].astype(np.int64),
+        qdot=values[:, vi] if vi else None,
+        qddot=qddot,
+        coordinates=tuple(variables[j] for j in qi),
+        angles=tuple(roles[j] == "angle" for j in qi),
+        rows=np.asarray(rows),
+        metadata=meta,
+    )
 
 
 def _is_number(s: str) -> bool:

@@ -100,14 +100,21 @@ class Windows:
         return self.q.shape[-1]
 
     def subset(self, mask_or_index) -> Windows:
-        return dataclasses.replace(self, q=self.q[mask_or_index], tau=self.tau[mask_or_index],
-                                   q0=self.q0[mask_or_index], qdot0=self.qdot0[mask_or_index],
-                                   trajectory=self.trajectory[mask_or_index], first=self.first[mask_or_index],
-                                   last=self.last[mask_or_index])
+        return dataclasses.replace(
+            self,
+            q=self.q[mask_or_index],
+            tau=self.tau[mask_or_index],
+            q0=self.q0[mask_or_index],
+            qdot0=self.qdot0[mask_or_index],
+            trajectory=self.trajectory[mask_or_index],
+            first=self.first[mask_or_index],
+            last=self.last[mask_or_index],
+        )
 
 
-def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int = 1,
-            initial: Dataset | None = None) -> Windows:
+def windows(
+    obs: Observations, *, length: int = 8, stride: int = 1, every: int = 1, initial: Dataset | None = None
+) -> Windows:
     """Cut ``obs`` into windows of ``length`` samples, one starting every ``stride`` samples.
 
     ``every`` > 1 keeps every ``every``-th sample inside a window, so a window
@@ -119,8 +126,10 @@ def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int =
     default it is the smoothing spline's estimate.
     """
     if length < 2 or stride < 1 or every < 1:
-        raise DataError(f"a window needs at least 2 samples, and stride and every must be at least 1; got "
-                        f"length={length}, stride={stride}, every={every}.")
+        raise DataError(
+            f"a window needs at least 2 samples, and stride and every must be at least 1; got "
+            f"length={length}, stride={stride}, every={every}."
+        )
     span = (length - 1) * every + 1
     if initial is None:
         initial = estimate(obs, SmoothingSpline())
@@ -137,13 +146,26 @@ def windows(obs: Observations, *, length: int = 8, stride: int = 1, every: int =
     # Unwrapping makes each window continuous; shift it by whole turns to start next to the estimate.
     turns = np.where(obs.angles, np.round((q[:, 0] - initial.q[idx[:, 0]]) / (2 * np.pi)), 0.0)
     q = q - 2 * np.pi * turns[:, None, :]
-    return Windows(q=q, tau=obs.t[idx] - obs.t[idx[:, :1]], q0=initial.q[idx[:, 0]], qdot0=initial.qdot[idx[:, 0]],
-                   trajectory=np.concatenate(traj), first=idx[:, 0], last=idx[:, -1], angles=tuple(obs.angles),
-                   spread=spread(obs.q, obs.angles))
+    return Windows(
+        q=q,
+        tau=obs.t[idx] - obs.t[idx[:, :1]],
+        q0=initial.q[idx[:, 0]],
+        qdot0=initial.qdot[idx[:, 0]],
+        trajectory=np.concatenate(traj),
+        first=idx[:, 0],
+        last=idx[:, -1],
+        angles=tuple(obs.angles),
+        spread=spread(obs.q, obs.angles),
+    )
 
 
-def shoot(model: AbstractDynamics, q0: Float[Array, "N n"], qdot0: Float[Array, "N n"], tau: Float[Array, "N K"],
-          substeps: int) -> Float[Array, "N K n"]:
+def shoot(
+    model: AbstractDynamics,
+    q0: Float[Array, "N n"],
+    qdot0: Float[Array, "N n"],
+    tau: Float[Array, "N K"],
+    substeps: int,
+) -> Float[Array, "N K n"]:
     """Positions of ``model`` integrated by RK4 from each ``(q0, qdot0)`` over its own stamps ``tau``.
 
     Differentiable with respect to the model (reverse mode through every step).
@@ -176,10 +198,15 @@ class TrajectoryObjective(AbstractObjective):
 
     def prepare(self, model: AbstractDynamics, train: Windows, val: Windows, dtype):
         # The last sample array indexes each training window's free initial state; −1 (validation): use the estimate.
-        arrays = lambda w, index: (*(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0)),  # noqa: E731
-                                   jnp.asarray(index))
-        return (arrays(train, np.arange(len(train))), arrays(val, np.full(len(val), -1)),
-                (jnp.asarray(train.spread, dtype=dtype),))
+        arrays = lambda w, index: (
+            *(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0)),
+            jnp.asarray(index),
+        )
+        return (
+            arrays(train, np.arange(len(train))),
+            arrays(val, np.full(len(val), -1)),
+            (jnp.asarray(train.spread, dtype=dtype),),
+        )
 
     def __call__(self, model, samples, constants):
         q, tau, q0, qdot0, index = samples
@@ -188,8 +215,9 @@ class TrajectoryObjective(AbstractObjective):
             q0 = jnp.where(free, model.q0[index], q0)
             qdot0 = jnp.where(free, model.qdot0[index], qdot0)
             model = model.model
-        return matching_loss(model, q, tau, q0, qdot0, *constants, angles=self.angles, substeps=self.substeps,
-                             loss=self.loss)
+        return matching_loss(
+            model, q, tau, q0, qdot0, *constants, angles=self.angles, substeps=self.substeps, loss=self.loss
+        )
 
     def export(self, trained):
         """The model alone, without the free initial states it was trained with."""
@@ -220,12 +248,16 @@ class FreeInitialStates(eqx.Module):
     def carried_to(self, trained_on: Windows, longer: Windows) -> FreeInitialStates:
         """The same model with one state per ``longer`` window: the trained state of the window
         of ``trained_on`` that starts at the same sample (both cut from the same observations)."""
-        where = {(int(t), int(f)): i for i, (t, f) in enumerate(zip(trained_on.trajectory, trained_on.first))}
+        where = {
+            (int(t), int(f)): i for i, (t, f) in enumerate(zip(trained_on.trajectory, trained_on.first, strict=True))
+        }
         try:
-            index = np.array([where[int(t), int(f)] for t, f in zip(longer.trajectory, longer.first)])
+            index = np.array([where[int(t), int(f)] for t, f in zip(longer.trajectory, longer.first, strict=True)])
         except KeyError:
-            raise DataError("every longer window must start where a trained window starts: make its span a "
-                            "whole number of the trained windows' spans (same `every`).") from None
+            raise DataError(
+                "every longer window must start where a trained window starts: make its span a "
+                "whole number of the trained windows' spans (same `every`)."
+            ) from None
         return FreeInitialStates(self.model, self.q0[index], self.qdot0[index])
 
     def relinked(self, w: Windows, objective: TrajectoryObjective) -> tuple[FreeInitialStates, np.ndarray]:
@@ -245,14 +277,21 @@ class FreeInitialStates(eqx.Module):
         relinking first removes the trap. No window's loss goes up. Also
         returns which candidate each window took, shape ``(W,)``.
         """
-        start = {(int(t), int(f)): i for i, (t, f) in enumerate(zip(w.trajectory, w.first))}
-        following = np.array([start.get((int(t), int(last)), -1) for t, last in zip(w.trajectory, w.last)])
+        start = {(int(t), int(f)): i for i, (t, f) in enumerate(zip(w.trajectory, w.first, strict=True))}
+        following = np.array([start.get((int(t), int(last)), -1) for t, last in zip(w.trajectory, w.last, strict=True)])
         previous = np.full(len(w), -1)
         previous[following[following >= 0]] = np.flatnonzero(following >= 0)
         dtype = self.q0.dtype
         arrays = (jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0, w.spread))
-        relinked, choice = _relink(self, *arrays, jnp.asarray(previous), jnp.asarray(following),
-                                   angles=tuple(w.angles), substeps=objective.substeps, loss=objective.loss)
+        relinked, choice = _relink(
+            self,
+            *arrays,
+            jnp.asarray(previous),
+            jnp.asarray(following),
+            angles=tuple(w.angles),
+            substeps=objective.substeps,
+            loss=objective.loss,
+        )
         return relinked, np.asarray(choice)
 
 
@@ -282,23 +321,30 @@ def _end_states(model, q0, qdot0, tau, substeps: int):
 
 @eqx.filter_jit
 def _relink(states, q, tau, q0_est, qdot0_est, spread, previous, following, *, angles, substeps, loss):
-    losses = functools.partial(window_losses, states.model, q, tau, spread=spread, angles=angles,
-                               substeps=substeps, loss=loss)
+    losses = functools.partial(
+        window_losses, states.model, q, tau, spread=spread, angles=angles, substeps=substeps, loss=loss
+    )
     own = (states.q0, states.qdot0)
     # Continue each window's state to its end (the next window's start), and back over the window before it.
     ends = _end_states(states.model, *own, tau, substeps)
     back_tau = (tau - tau[:, -1:])[:, ::-1]
     has_previous, has_following = (previous >= 0)[:, None], (following >= 0)[:, None]
     starts = _end_states(states.model, own[0][following], own[1][following], back_tau, substeps)
-    candidates = [own, (q0_est, qdot0_est),
-                  tuple(jnp.where(has_previous, e[previous], o) for e, o in zip(ends, own)),
-                  tuple(jnp.where(has_following, b, o) for b, o in zip(starts, own))]
+    candidates = [
+        own,
+        (q0_est, qdot0_est),
+        tuple(jnp.where(has_previous, e[previous], o) for e, o in zip(ends, own, strict=True)),
+        tuple(jnp.where(has_following, b, o) for b, o in zip(starts, own, strict=True)),
+    ]
     choice = jnp.argmin(jnp.stack([losses(*c) for c in candidates]), axis=0)  # ties keep the own state
-    pick = lambda k: jnp.stack([c[k] for c in candidates])[choice, jnp.arange(choice.size)]  # noqa: E731
+    pick = lambda k: jnp.stack([c[k] for c in candidates])[choice, jnp.arange(choice.size)]
     return FreeInitialStates(states.model, pick(0), pick(1)), choice
 
 
 def describe(w: Windows) -> dict[str, Any]:
     """A JSON-ready summary of the windows (for run configs)."""
-    return {"windows": len(w), "samples_per_window": int(w.q.shape[1]),
-            "window_seconds": float(np.median(w.tau[:, -1]))}
+    return {
+        "windows": len(w),
+        "samples_per_window": int(w.q.shape[1]),
+        "window_seconds": float(np.median(w.tau[:, -1])),
+    }

@@ -58,7 +58,7 @@ class Observations:
         if q.ndim != 2 or q.shape[1] < 1:
             raise DataError(f"q must have shape (N, n); got {q.shape}.")
         N, n = q.shape
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass)
+        set_ = lambda k, v: object.__setattr__(self, k, v)
         set_("q", q)
         set_("t", _vector(self.t, N, "t", float))
         set_("trajectory", _vector(self.trajectory, N, "trajectory", np.int64))
@@ -79,8 +79,10 @@ class Observations:
         N, n = self.q.shape
         a = np.asarray(a, dtype=float).reshape(N, -1) if np.size(a) == N * n else np.asarray(a, float)
         if a.shape != (N, n):
-            raise DataError(f"{name} has shape {a.shape} but q has {(N, n)}; give one {name} column per "
-                            f"coordinate ({', '.join(self.coordinates) or n}).")
+            raise DataError(
+                f"{name} has shape {a.shape} but q has {(N, n)}; give one {name} column per "
+                f"coordinate ({', '.join(self.coordinates) or n})."
+            )
         return a
 
     # -- checks, each naming the row the user can find in the file ---------------------------
@@ -92,8 +94,12 @@ class Observations:
         return f"{kind} {int(self.rows[i])}" + (f" of {Path(source).name}" if source else "")
 
     def _check_values(self) -> None:
-        names = {"t": ["t"], "q": list(self.coordinates), "qdot": [f"d{c}/dt" for c in self.coordinates],
-                 "qddot": [f"d²{c}/dt²" for c in self.coordinates]}
+        names = {
+            "t": ["t"],
+            "q": list(self.coordinates),
+            "qdot": [f"d{c}/dt" for c in self.coordinates],
+            "qddot": [f"d²{c}/dt²" for c in self.coordinates],
+        }
         names.update(self.metadata.get("columns", {}))
         for k, a in (("t", self.t), ("q", self.q), ("qdot", self.qdot), ("qddot", self.qddot)):
             if a is None:
@@ -104,8 +110,10 @@ class Observations:
                 rows = np.flatnonzero(bad.any(axis=1))
                 col = names[k][int(np.argmax(bad[rows[0]]))]
                 more = f" and {rows.size - 1} more row(s), e.g. {self.where(rows[1])}" if rows.size > 1 else ""
-                raise DataError(f"NaN or inf in column {col!r} at {self.where(rows[0])}{more}; remove or repair "
-                                "these rows (lnn does not drop data silently).")
+                raise DataError(
+                    f"NaN or inf in column {col!r} at {self.where(rows[0])}{more}; remove or repair "
+                    "these rows (lnn does not drop data silently)."
+                )
         for traj, idx in self.segments():
             dt = np.diff(self.t[idx])
             if dt.size and np.any(dt <= 0):
@@ -134,10 +142,16 @@ class Observations:
 
     def subset(self, mask_or_index) -> Observations:
         """The samples selected by a boolean mask or an index array."""
-        pick = lambda a: None if a is None else a[mask_or_index]  # noqa: E731
-        return dataclasses.replace(self, t=self.t[mask_or_index], q=self.q[mask_or_index],
-                                   trajectory=self.trajectory[mask_or_index], qdot=pick(self.qdot),
-                                   qddot=pick(self.qddot), rows=self.rows[mask_or_index])
+        pick = lambda a: None if a is None else a[mask_or_index]
+        return dataclasses.replace(
+            self,
+            t=self.t[mask_or_index],
+            q=self.q[mask_or_index],
+            trajectory=self.trajectory[mask_or_index],
+            qdot=pick(self.qdot),
+            qddot=pick(self.qddot),
+            rows=self.rows[mask_or_index],
+        )
 
     def split_in_time(self, fraction: float) -> tuple[Observations, Observations]:
         """Per trajectory, the samples before and after ``t0 + fraction·(t_end − t0)``.
@@ -156,9 +170,11 @@ class Observations:
         """One line: samples, trajectories, coordinates, time steps, whether velocities are given."""
         segs = self.segments()
         dts = np.concatenate([np.diff(self.t[idx]) for _, idx in segs]) if len(self) > len(segs) else np.zeros(1)
-        return (f"{len(self):,} samples of {len(segs)} trajectory(ies), coordinates "
-                f"{', '.join(c + (' (angle)' if a else '') for c, a in zip(self.coordinates, self.angles))}; "
-                f"time step {dts.min():.3g}–{dts.max():.3g}; velocities {'given' if self.qdot is not None else 'not given'}")
+        return (
+            f"{len(self):,} samples of {len(segs)} trajectory(ies), coordinates "
+            f"{', '.join(c + (' (angle)' if a else '') for c, a in zip(self.coordinates, self.angles, strict=True))}; "
+            f"time step {dts.min():.3g}–{dts.max():.3g}; velocities {'given' if self.qdot is not None else 'not given'}"
+        )
 
 
 def _vector(a, n: int, name: str, dtype) -> np.ndarray:
@@ -194,8 +210,10 @@ def simulate(
     if n_trajectories < 1:
         raise DataError(f"n_trajectories must be at least 1; got {n_trajectories}.")
     if not (duration > 0 and fps > 0) or not 0 <= jitter < 1 or noise < 0:
-        raise DataError("need duration > 0, fps > 0, 0 <= jitter < 1 and noise >= 0; got "
-                        f"duration={duration}, fps={fps}, jitter={jitter}, noise={noise}.")
+        raise DataError(
+            "need duration > 0, fps > 0, 0 <= jitter < 1 and noise >= 0; got "
+            f"duration={duration}, fps={fps}, jitter={jitter}, noise={noise}."
+        )
     k_init, k_time, k_noise = jax.random.split(key, 3)
     q0, qdot0 = system.sample_states(k_init, n_trajectories, max_energy=max_energy)
     frames = int(round(duration * fps)) + 1
@@ -208,8 +226,22 @@ def simulate(
         kq, kv = jax.random.split(k_noise)
         q = q + noise * spread(q, system.angles) * np.asarray(jax.random.normal(kq, q.shape, dtype=q.dtype))
         qdot = qdot + noise * qdot.std(axis=0) * np.asarray(jax.random.normal(kv, qdot.shape, dtype=q.dtype))
-    meta = {"system": system.summary(), "loader": "simulate", "n_trajectories": n_trajectories,
-            "duration": duration, "fps": fps, "noise": noise, "jitter": jitter, "max_energy": max_energy}
-    return Observations(t=np.tile(ts, n_trajectories), q=q, trajectory=np.repeat(np.arange(n_trajectories), frames),
-                        qdot=qdot if velocities else None, coordinates=system.coordinates, angles=system.angles,
-                        metadata=meta)
+    meta = {
+        "system": system.summary(),
+        "loader": "simulate",
+        "n_trajectories": n_trajectories,
+        "duration": duration,
+        "fps": fps,
+        "noise": noise,
+        "jitter": jitter,
+        "max_energy": max_energy,
+    }
+    return Observations(
+        t=np.tile(ts, n_trajectories),
+        q=q,
+        trajectory=np.repeat(np.arange(n_trajectories), frames),
+        qdot=qdot if velocities else None,
+        coordinates=system.coordinates,
+        angles=system.angles,
+        metadata=meta,
+    )

@@ -67,11 +67,13 @@ class SavitzkyGolay:
 
     def __post_init__(self):
         if self.window % 2 == 0 or self.window < 3:
-            raise ConfigurationError(f"the Savitzky–Golay window must be an odd number of samples >= 3; got "
-                                     f"{self.window}.")
+            raise ConfigurationError(
+                f"the Savitzky–Golay window must be an odd number of samples >= 3; got {self.window}."
+            )
         if not 2 <= self.order < self.window:
-            raise ConfigurationError(f"the Savitzky–Golay order must be >= 2 (for q̈) and below the window "
-                                     f"({self.window}); got {self.order}.")
+            raise ConfigurationError(
+                f"the Savitzky–Golay order must be >= 2 (for q̈) and below the window ({self.window}); got {self.order}."
+            )
 
     @property
     def samples_needed(self) -> int:
@@ -137,6 +139,8 @@ def estimate(obs: Observations, smoother: Smoother = SmoothingSpline()) -> Datas
 def require_samples(obs: Observations, traj: int, idx: np.ndarray, need: int, what: str) -> None:
     """Raise a :class:`DataError` naming the trajectory's rows if it has fewer than ``need`` samples."""
     if idx.size < need:
-        raise DataError(f"trajectory {traj} ({obs.where(idx[0])} to {obs.where(idx[-1])}) has {idx.size} "
-                        f"sample(s) but {what} needs {need}; use a shorter window or drop this trajectory "
-                        "from the file.")
+        raise DataError(
+            f"trajectory {traj} ({obs.where(idx[0])} to {obs.where(idx[-1])}) has {idx.size} "
+            f"sample(s) but {what} needs {need}; use a shorter window or drop this trajectory "
+            "from the file."
+        )

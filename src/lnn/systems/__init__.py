@@ -44,8 +44,12 @@ _REGISTRY: dict[str, Callable[..., System]] = {
     "two_body": _two_body.make,
     "wave": _wave.make,
 }
-_ALIASES = {"harmonic_oscillator": "spring", "double-pendulum": "double_pendulum", "chain": "spring_chain",
-            "fput": "spring_chain"}
+_ALIASES = {
+    "harmonic_oscillator": "spring",
+    "double-pendulum": "double_pendulum",
+    "chain": "spring_chain",
+    "fput": "spring_chain",
+}
 
 
 def names() -> list[str]:

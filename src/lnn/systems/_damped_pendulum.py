@@ -37,8 +37,9 @@ def _closed_form(q, qdot, **p):
     return jnp.stack([-(p["g"] / p["l"]) * jnp.sin(q[0]) - p["b"] * qdot[0] / inertia])
 
 
-def make(m: float = 1.0, l: float = 1.0, g: float = 9.8, b: float = 0.1, drive: float = 0.0,
-         omega: float = 2.0) -> System:
+def make(
+    m: float = 1.0, l: float = 1.0, g: float = 9.8, b: float = 0.1, drive: float = 0.0, omega: float = 2.0
+) -> System:
     if b < 0:
         raise ValueError(f"the damping coefficient b must be >= 0 (friction removes energy); got {b}.")
     return System(

@@ -18,11 +18,7 @@ def _lagrangian(q, qdot, **p):
     m1, m2, l1, l2, g = p["m1"], p["m2"], p["l1"], p["l2"], p["g"]
     t1, t2 = q
     w1, w2 = qdot
-    kinetic = (
-        0.5 * (m1 + m2) * l1**2 * w1**2
-        + 0.5 * m2 * l2**2 * w2**2
-        + m2 * l1 * l2 * w1 * w2 * jnp.cos(t1 - t2)
-    )
+    kinetic = 0.5 * (m1 + m2) * l1**2 * w1**2 + 0.5 * m2 * l2**2 * w2**2 + m2 * l1 * l2 * w1 * w2 * jnp.cos(t1 - t2)
     potential = -(m1 + m2) * g * l1 * jnp.cos(t1) - m2 * g * l2 * jnp.cos(t2)
     return kinetic - potential
 

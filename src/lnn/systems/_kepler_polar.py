@@ -12,8 +12,8 @@ import math
 
 import jax.numpy as jnp
 
-from lnn.systems._system import System
 from lnn.systems._kepler import check_annulus, near_circular_orbits
+from lnn.systems._system import System
 
 
 def _near_circular_orbits(key, n, **p):

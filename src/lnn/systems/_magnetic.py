@@ -21,7 +21,6 @@ the radial motion stays bounded only while ω_c² > 2k/m (the Penning condition)
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 
@@ -64,8 +63,7 @@ class MagneticParticle(System):
         return q, gyration_speed(self.parameters) * u + jitter
 
 
-def make(m: float = 1.0, charge: float = 1.0, B: float = 1.0, trap: float = 0.0,
-         half_width: float = 1.0) -> System:
+def make(m: float = 1.0, charge: float = 1.0, B: float = 1.0, trap: float = 0.0, half_width: float = 1.0) -> System:
     if m <= 0 or half_width <= 0 or B == 0 or charge == 0:
         raise ValueError("m and half_width must be positive and charge, B non-zero.")
     p = {"m": m, "charge": charge, "B": B, "trap": trap, "half_width": half_width}

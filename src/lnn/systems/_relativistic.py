@@ -25,7 +25,6 @@ states are sampled by kinetic energy and mapped to speeds below c.
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 

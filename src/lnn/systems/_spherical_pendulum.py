@@ -54,13 +54,16 @@ def effective_potential(theta, lz, p):
 
 def stays_off_the_poles(q, qdot, p, margin: float = POLE_MARGIN):
     """Whether the motion from each state ``(..., 2)`` keeps θ in [margin, π − margin]."""
-    m, l, g = p["m"], p["l"], p["g"]
+    m, l = p["m"], p["l"]
     theta, w_theta, w_phi = q[..., 0], qdot[..., 0], qdot[..., 1]
     lz = m * l**2 * jnp.sin(theta) ** 2 * w_phi
     energy = 0.5 * m * l**2 * w_theta**2 + effective_potential(theta, lz, p)
     inside = (theta >= margin) & (theta <= math.pi - margin)
-    return inside & (energy <= effective_potential(margin, lz, p)) & (
-        energy <= effective_potential(math.pi - margin, lz, p))
+    return (
+        inside
+        & (energy <= effective_potential(margin, lz, p))
+        & (energy <= effective_potential(math.pi - margin, lz, p))
+    )
 
 
 class SphericalPendulum(System):
@@ -75,7 +78,7 @@ class SphericalPendulum(System):
             kept.append((q[ok], qdot[ok]))
             count += int(jnp.sum(ok))
             if count >= n:
-                return tuple(jnp.concatenate(parts)[:n] for parts in zip(*kept))
+                return tuple(jnp.concatenate(parts)[:n] for parts in zip(*kept, strict=True))
         raise ValueError(
             "almost no sampled state of the spherical pendulum keeps off the poles at this energy; "
             "raise max_energy (motions need angular momentum about the vertical)."
@@ -83,7 +86,7 @@ class SphericalPendulum(System):
 
     def sample_states(self, key, n, *, max_energy=None):
         """Energy-bounded states (as :meth:`System.sample_states`) whose motion stays off the poles."""
-        draw = lambda k, m: System.sample_states(self, k, m, max_energy=max_energy)  # noqa: E731
+        draw = lambda k, m: System.sample_states(self, k, m, max_energy=max_energy)
         return self._off_pole(key, n, draw)
 
     def sample_near_rest(self, key, n, *, speed: float = 0.0):

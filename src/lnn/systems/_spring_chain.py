@@ -39,7 +39,7 @@ def make(n: int = 4, m: float = 1.0, k: float = 1.0, beta: float = 0.0, amplitud
     n = int(n)
     # The potential is largest at alternating corners q = ±(A, −A, A, …): the n − 1
     # inner springs stretch by 2A and the two wall springs by A.
-    spring = lambda d: 0.5 * k * d**2 + 0.25 * beta * d**4  # noqa: E731
+    spring = lambda d: 0.5 * k * d**2 + 0.25 * beta * d**4
     return System(
         name="spring_chain",
         coordinates=tuple(f"x{i + 1}" for i in range(n)),

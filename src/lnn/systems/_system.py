@@ -178,8 +178,9 @@ class System(AbstractLagrangian):
             return jnp.zeros((self.dof,), dtype=jnp.result_type(jnp.asarray(t).dtype, float))
         return self.drive_fn(t, **self.parameters)
 
-    def acceleration(self, q: Float[Array, " n"], qdot: Float[Array, " n"],
-                     force: Float[Array, " n"] | None = None) -> Float[Array, " n"]:
+    def acceleration(
+        self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
+    ) -> Float[Array, " n"]:
         """q̈ of one state from M q̈ = ∂L/∂q − (∂²L/∂q∂q̇) q̇ − ∂D/∂q̇ + τ.
 
         ``force`` is the generalized force τ at that instant (``self.drive(t)`` for
@@ -188,8 +189,9 @@ class System(AbstractLagrangian):
         dissipation = None if self.dissipation_fn is None else self.dissipation
         return lagrangian_acceleration(self.lagrangian, q, qdot, dissipation=dissipation, force=force)
 
-    def closed_form_accelerations(self, q: Float[ArrayLike, "... n"],
-                                  qdot: Float[ArrayLike, "... n"]) -> Float[Array, "... n"]:
+    def closed_form_accelerations(
+        self, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+    ) -> Float[Array, "... n"]:
         """q̈ from the textbook equations of motion (without the drive), batched over leading axes."""
         if self.closed_form_fn is None:
             raise ConfigurationError(f"system {self.name!r} was given no closed-form equations of motion.")
@@ -217,11 +219,23 @@ class System(AbstractLagrangian):
         if self.rebuild is not None:
             return self.rebuild(**parameters)
         return type(self)(
-            self.name, self.coordinates, self.lagrangian_fn, angles=self.angles, parameters=parameters,
-            q_low=self.q_low, q_high=self.q_high, energy_scale=self.given_energy_scale,
-            description=self.description, dissipation=self.dissipation_fn, drive=self.drive_fn,
-            closed_form=self.closed_form_fn, horizon=self.horizon, cartesian_pairs=self.cartesian_pairs,
-            configuration_sampler=self.configuration_sampler, motion_sampler=self.motion_sampler)
+            self.name,
+            self.coordinates,
+            self.lagrangian_fn,
+            angles=self.angles,
+            parameters=parameters,
+            q_low=self.q_low,
+            q_high=self.q_high,
+            energy_scale=self.given_energy_scale,
+            description=self.description,
+            dissipation=self.dissipation_fn,
+            drive=self.drive_fn,
+            closed_form=self.closed_form_fn,
+            horizon=self.horizon,
+            cartesian_pairs=self.cartesian_pairs,
+            configuration_sampler=self.configuration_sampler,
+            motion_sampler=self.motion_sampler,
+        )
 
     # -- where its states lie ---------------------------------------------------------------
 
@@ -230,7 +244,7 @@ class System(AbstractLagrangian):
         if self.configuration_sampler is not None:
             return self.configuration_sampler(key, n, **self.parameters)
         if self.q_low is None or self.q_high is None:
-            lengths = [c for c, a in zip(self.coordinates, self.angles) if not a]
+            lengths = [c for c, a in zip(self.coordinates, self.angles, strict=True) if not a]
             raise ConfigurationError(
                 f"system {self.name!r} has no box to sample configurations from for its coordinates "
                 f"{', '.join(lengths)}; pass q_low=... and q_high=... (one bound per coordinate)."
@@ -239,8 +253,9 @@ class System(AbstractLagrangian):
         high = jnp.asarray(self.q_high, dtype=float)
         return jax.random.uniform(key, (n, self.dof), minval=low, maxval=high, dtype=low.dtype)
 
-    def sample_states(self, key: Array, n: int, *,
-                      max_energy: float | None = None) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
+    def sample_states(
+        self, key: Array, n: int, *, max_energy: float | None = None
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         r"""States with energy at most ``max_energy`` (default 1.1 × ``energy_scale``).
 
         q is uniform in the configuration box; the velocity has a uniformly random
@@ -279,8 +294,9 @@ class System(AbstractLagrangian):
             f"{self.name}; raise it (the potential spans about ±{self.energy_scale:g})."
         )
 
-    def sample_near_rest(self, key: Array, n: int, *,
-                         speed: float = 0.0) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
+    def sample_near_rest(
+        self, key: Array, n: int, *, speed: float = 0.0
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         """Initial conditions of the energy protocol: q uniform in the box, q̇ ~ N(0, speed²)."""
         kq, kv = jax.random.split(key)
         q = self.sample_configurations(kq, n)
@@ -320,6 +336,6 @@ def _box(name, coordinates, angles, q_low, q_high) -> tuple[tuple[float, ...] | 
     low, high = tuple(float(x) for x in q_low), tuple(float(x) for x in q_high)
     if len(low) != n or len(high) != n:
         raise ConfigurationError(f"system {name!r}: q_low and q_high need one bound per coordinate ({n}).")
-    if not all(lo < hi for lo, hi in zip(low, high)):
+    if not all(lo < hi for lo, hi in zip(low, high, strict=True)):
         raise ConfigurationError(f"system {name!r}: every q_low must be below its q_high; got {low} and {high}.")
     return low, high

@@ -50,8 +50,9 @@ def _closed_form(q, qdot, **p):
     return jnp.linalg.solve(M, rhs)
 
 
-def make(m1: float = 1.0, m2: float = 1.0, m3: float = 1.0, l1: float = 1.0, l2: float = 1.0,
-         l3: float = 1.0, g: float = 9.8) -> System:
+def make(
+    m1: float = 1.0, m2: float = 1.0, m3: float = 1.0, l1: float = 1.0, l2: float = 1.0, l3: float = 1.0, g: float = 9.8
+) -> System:
     return System(
         name="triple_pendulum",
         coordinates=("theta1", "theta2", "theta3"),

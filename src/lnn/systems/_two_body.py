@@ -42,12 +42,14 @@ def _closed_form(q, qdot, **p):
     dx, dy = x1 - x2, y1 - y2
     r = jnp.sqrt(dx**2 + dy**2)
     tension = p["k"] * (r - p["r0"]) / r  # force on body 1 is −tension · d
-    return jnp.stack([
-        -tension * dx / p["m1"] + p["field"],
-        -tension * dy / p["m1"],
-        tension * dx / p["m2"] + p["field"],
-        tension * dy / p["m2"],
-    ])
+    return jnp.stack(
+        [
+            -tension * dx / p["m1"] + p["field"],
+            -tension * dy / p["m1"],
+            tension * dx / p["m2"] + p["field"],
+            tension * dy / p["m2"],
+        ]
+    )
 
 
 def spinning_pairs(key, n, **p):
@@ -76,8 +78,9 @@ def spinning_pairs(key, n, **p):
     return q, qdot
 
 
-def make(m1: float = 1.0, m2: float = 2.0, k: float = 4.0, r0: float = 1.0, field: float = 0.0,
-         half_width: float = 1.0) -> System:
+def make(
+    m1: float = 1.0, m2: float = 2.0, k: float = 4.0, r0: float = 1.0, field: float = 0.0, half_width: float = 1.0
+) -> System:
     params = {"m1": m1, "m2": m2, "k": k, "r0": r0, "field": field, "half_width": half_width}
     # V is largest on a corner of the box: the spring term grows with r (largest at
     # opposite corners, r = 2√2·half_width > r₀ for the defaults) and the field term is linear.

@@ -96,8 +96,9 @@ class WaveString(System):
         return q, speed * v
 
 
-def make(n: int = 64, density: float = 1.0, tension: float = 1.0, length: float = 1.0, amplitude: float = 1.0,
-         modes: int = 4) -> System:
+def make(
+    n: int = 64, density: float = 1.0, tension: float = 1.0, length: float = 1.0, amplitude: float = 1.0, modes: int = 4
+) -> System:
     if int(n) != n or n < 3:
         raise ValueError(f"the string needs n >= 3 integer points; got n={n}.")
     if int(modes) != modes or not 1 <= modes <= n // 2:
@@ -110,8 +111,14 @@ def make(n: int = 64, density: float = 1.0, tension: float = 1.0, length: float 
         name="wave",
         coordinates=tuple(f"u{i}" for i in range(n)),
         angles=(False,) * n,
-        parameters={"n": n, "density": density, "tension": tension, "length": length, "amplitude": amplitude,
-                    "modes": modes},
+        parameters={
+            "n": n,
+            "density": density,
+            "tension": tension,
+            "length": length,
+            "amplitude": amplitude,
+            "modes": modes,
+        },
         lagrangian=_lagrangian,
         closed_form=_closed_form,
         q_low=(-box,) * n,

@@ -60,4 +60,5 @@ __all__ = [
     "train_chunk",
     "train_step",
     "weight_matrices",
+    "write_metrics_csv",
 ]

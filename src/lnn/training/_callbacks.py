@@ -75,13 +75,18 @@ class ProgressBar(Callback):
 
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
         self._bar.__enter__()
-        self._task = self._bar.add_task(self._label, total=record.total or 1, completed=record.step,
-                                        loss=float("nan"), val=float("nan"))
+        self._task = self._bar.add_task(
+            self._label, total=record.total or 1, completed=record.step, loss=float("nan"), val=float("nan")
+        )
         return state, record
 
     def chunk_done(self, record: RunRecord, loss: float) -> None:
-        self._bar.update(self._task, total=record.total or record.step or 1,
-                         completed=min(record.step, record.total or record.step), loss=loss)
+        self._bar.update(
+            self._task,
+            total=record.total or record.step or 1,
+            completed=min(record.step, record.total or record.step),
+            loss=loss,
+        )
 
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
         row = record.history[-1]
@@ -95,8 +100,9 @@ class Checkpointer(Callback):
     """The run folder: resume from ``checkpoints/last.ckpt``; at each evaluation write it, ``best.eqx``
     (the exported model with the lowest validation loss) and ``metrics.csv``."""
 
-    def __init__(self, out: str | Path, *, to_model: Callable[[Any], Any], export: Callable[[Any], Any],
-                 resume: bool = True):
+    def __init__(
+        self, out: str | Path, *, to_model: Callable[[Any], Any], export: Callable[[Any], Any], resume: bool = True
+    ):
         self.out = Path(out)
         self._to_model, self._export, self._resume = to_model, export, resume
 
@@ -113,8 +119,12 @@ class Checkpointer(Callback):
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
         io.save_checkpoint(self.last, jax.device_get(state), record.to_json())
         if improved:
-            io.save_model(self.out / "checkpoints" / "best.eqx", self._export(self._to_model(state.best_params)),
-                          step=record.step, val_loss=record.best_val)
+            io.save_model(
+                self.out / "checkpoints" / "best.eqx",
+                self._export(self._to_model(state.best_params)),
+                step=record.step,
+                val_loss=record.best_val,
+            )
         write_metrics_csv(self.out / "metrics.csv", record.history)
 
 
@@ -128,4 +138,3 @@ def write_metrics_csv(path: str | Path, history: Sequence[dict[str, Any]]) -> No
     writer.writeheader()
     writer.writerows(history)
     io.write_text(path, buf.getvalue())
-

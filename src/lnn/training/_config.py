@@ -80,11 +80,14 @@ class TrainConfig:
         if not 0 < self.val_fraction < 1:
             raise ConfigurationError(f"val_fraction must be between 0 and 1; got {self.val_fraction}.")
         if self.weight_decay < 0 or self.lbfgs_steps < 0:
-            raise ConfigurationError(f"weight_decay and lbfgs_steps must be >= 0; got {self.weight_decay} and "
-                                     f"{self.lbfgs_steps}.")
+            raise ConfigurationError(
+                f"weight_decay and lbfgs_steps must be >= 0; got {self.weight_decay} and {self.lbfgs_steps}."
+            )
         if self.devices < 1 or self.batch_size % self.devices:
-            raise ConfigurationError(f"batch_size ({self.batch_size}) must split evenly over devices "
-                                     f"({self.devices}); choose a batch size that is a multiple of the device count.")
+            raise ConfigurationError(
+                f"batch_size ({self.batch_size}) must split evenly over devices "
+                f"({self.devices}); choose a batch size that is a multiple of the device count."
+            )
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -15,8 +15,17 @@ from lnn.training._objective import AbstractObjective, Constants, Samples
 from lnn.training._progress import progress_bar
 
 
-def refine(params: Any, static: Any, objective: AbstractObjective, arrays: tuple[Samples, Constants], steps: int,
-           *, chunk: int = 50, progress: bool = False, label: str = "L-BFGS") -> tuple[Any, float]:
+def refine(
+    params: Any,
+    static: Any,
+    objective: AbstractObjective,
+    arrays: tuple[Samples, Constants],
+    steps: int,
+    *,
+    chunk: int = 50,
+    progress: bool = False,
+    label: str = "L-BFGS",
+) -> tuple[Any, float]:
     """``steps`` full-batch L-BFGS iterations on ``objective``'s squared loss; returns ``(params, loss)``.
 
     ``arrays`` = ``(samples, constants)`` as the objective prepares them; the

@@ -16,7 +16,6 @@ A non-finite loss or gradient skips that update (counted in the history);
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,8 +73,14 @@ class Trainer:
 
     def initial_state(self, trained: Any, key: jax.Array) -> TrainState:
         params = eqx.filter(trained, eqx.is_inexact_array)
-        state = TrainState(params, self.optimizer.init(params), jnp.zeros((), int), jnp.zeros((), int),
-                           jax.random.key_data(key), params)
+        state = TrainState(
+            params,
+            self.optimizer.init(params),
+            jnp.zeros((), int),
+            jnp.zeros((), int),
+            jax.random.key_data(key),
+            params,
+        )
         if self.mesh is not None:  # parameters, optimiser state and the data replicated on every device
             replicated = NamedSharding(self.mesh, PartitionSpec())
             state, self.train_arrays = jax.device_put((state, self.train_arrays), replicated)
@@ -96,8 +101,9 @@ class Trainer:
         return jax.device_put(self.train_arrays, jax.devices()[0])
 
 
-def run(trainer: Trainer, state: TrainState, record: RunRecord, callbacks: Sequence[Callback],
-        label: str = "training") -> tuple[TrainState, RunRecord]:
+def run(
+    trainer: Trainer, state: TrainState, record: RunRecord, callbacks: Sequence[Callback], label: str = "training"
+) -> tuple[TrainState, RunRecord]:
     """The training loop (module docstring); returns the final state and record."""
     config = trainer.config
     try:
@@ -109,18 +115,22 @@ def run(trainer: Trainer, state: TrainState, record: RunRecord, callbacks: Seque
         next_eval = (record.step // config.eval_every + 1) * config.eval_every
         skipped, since_improvement, chunk_losses = 0, 0, []
         rate_start = None  # (time, step) from which the step rate is measured, for a budget-fitted schedule
-        while (total is None or record.step < total) and not (config.time_budget and record.elapsed >= config.time_budget):
+        while (total is None or record.step < total) and not (
+            config.time_budget and record.elapsed >= config.time_budget
+        ):
             t0, before = time.perf_counter(), record.step
             stop = min(next_eval, total) if total is not None else next_eval
-            state, summary = trainer.chunk(state, trainer.train_arrays, jnp.asarray(total or 10**9, int),
-                                           jnp.asarray(stop, int))
+            state, summary = trainer.chunk(
+                state, trainer.train_arrays, jnp.asarray(total or 10**9, int), jnp.asarray(stop, int)
+            )
             loss, n_bad = float(summary.loss), int(summary.skipped)
             record.step, skipped = int(state.step), skipped + n_bad
             if int(summary.max_bad_run) >= config.max_bad_steps:
                 raise TrainingDivergedError(
                     f"{label}: {int(summary.max_bad_run)} consecutive steps gave a non-finite loss or gradient at "
                     f"step {record.step}; lower the learning rate, use init='standard', or check the data for "
-                    "extreme values.")
+                    "extreme values."
+                )
             if n_bad < config.chunk:
                 chunk_losses.append(loss)
             record.elapsed = time.perf_counter() - start
@@ -129,8 +139,9 @@ def run(trainer: Trainer, state: TrainState, record: RunRecord, callbacks: Seque
                 # re-estimated at each evaluation (the machine's load may change).
                 rate_start = rate_start or (t0, before)
                 per_step = (time.perf_counter() - rate_start[0]) / max(record.step - rate_start[1], 1)
-                total = record.total = max(record.step + config.chunk,
-                                           int(record.step + (config.time_budget - record.elapsed) / per_step))
+                total = record.total = max(
+                    record.step + config.chunk, int(record.step + (config.time_budget - record.elapsed) / per_step)
+                )
             out_of_time = config.time_budget is not None and record.elapsed >= config.time_budget
             finished = (total is not None and record.step >= total) or out_of_time
             for callback in callbacks:
@@ -143,10 +154,16 @@ def run(trainer: Trainer, state: TrainState, record: RunRecord, callbacks: Seque
                     record.best_val = val
                     state = eqx.tree_at(lambda s: s.best_params, state, state.params)
                 since_improvement = 0 if improved else since_improvement + 1
-                record.history.append({
-                    "step": record.step, "time": round(record.elapsed, 3),
-                    "train_loss": float(np.mean(chunk_losses)) if chunk_losses else float("nan"), "val_loss": val,
-                    "learning_rate": float(summary.learning_rate), "skipped": skipped})
+                record.history.append(
+                    {
+                        "step": record.step,
+                        "time": round(record.elapsed, 3),
+                        "train_loss": float(np.mean(chunk_losses)) if chunk_losses else float("nan"),
+                        "val_loss": val,
+                        "learning_rate": float(summary.learning_rate),
+                        "skipped": skipped,
+                    }
+                )
                 skipped, chunk_losses = 0, []
                 for callback in callbacks:
                     callback.evaluated(state, record, improved)
@@ -202,25 +219,41 @@ def fit(
     hooks = [ProgressBar(label, progress)]
     if out is not None:
         hooks.append(Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
-    state, record = run(trainer, trainer.initial_state(model, k_train), RunRecord(total=config.steps),
-                        [*hooks, *callbacks], label)
+    state, record = run(
+        trainer, trainer.initial_state(model, k_train), RunRecord(total=config.steps), [*hooks, *callbacks], label
+    )
     best = state.best_params if trainer.mesh is None else jax.device_put(state.best_params, jax.devices()[0])
     if config.lbfgs_steps:
         t0 = time.perf_counter()
-        best, refined = refine(best, trainer.static, objective, trainer.training_loss_arrays(), config.lbfgs_steps,
-                               progress=progress, label=f"{label} (L-BFGS)")
+        best, refined = refine(
+            best,
+            trainer.static,
+            objective,
+            trainer.training_loss_arrays(),
+            config.lbfgs_steps,
+            progress=progress,
+            label=f"{label} (L-BFGS)",
+        )
         seconds = record.elapsed + time.perf_counter() - t0
-        record.history.append({"step": record.step + config.lbfgs_steps, "time": round(seconds, 3),
-                               "train_loss": refined, "val_loss": trainer.validation_loss(best),
-                               "learning_rate": float("nan"), "skipped": 0})
+        record.history.append(
+            {
+                "step": record.step + config.lbfgs_steps,
+                "time": round(seconds, 3),
+                "train_loss": refined,
+                "val_loss": trainer.validation_loss(best),
+                "learning_rate": float("nan"),
+                "skipped": 0,
+            }
+        )
         if out is not None:
             write_metrics_csv(Path(out) / "metrics.csv", record.history)
     trained = trainer.module(best)
     return (objective.export(trained) if export else trained), record.history
 
 
-def _training_split(model: Any, dataset: Splittable, val_dataset: Splittable | None, config: TrainConfig,
-                    key: jax.Array) -> tuple[Splittable, Splittable]:
+def _training_split(
+    model: Any, dataset: Splittable, val_dataset: Splittable | None, config: TrainConfig, key: jax.Array
+) -> tuple[Splittable, Splittable]:
     if len(dataset) < 2:
         raise DataError(f"need at least 2 states to train; the dataset has {len(dataset)}.")
     if isinstance(model, AbstractDynamics) and model.dof is not None and dataset.dof != model.dof:

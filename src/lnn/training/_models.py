@@ -19,9 +19,20 @@ from lnn.systems import System
 MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation", "hnn", "hnn_true_p")
 
 
-def build_model(name: str, dataset: Dataset, key: jax.Array, *, angles: Sequence[bool], width: int = 64,
-                depth: int = 2, init: str = "standard", dtype: str = "float32", kinetic_prior: bool = True,
-                true_system: System | None = None, **options: Any) -> AbstractDynamics:
+def build_model(
+    name: str,
+    dataset: Dataset,
+    key: jax.Array,
+    *,
+    angles: Sequence[bool],
+    width: int = 64,
+    depth: int = 2,
+    init: str = "standard",
+    dtype: str = "float32",
+    kinetic_prior: bool = True,
+    true_system: System | None = None,
+    **options: Any,
+) -> AbstractDynamics:
     """A fresh model for the role ``name`` (:data:`MODEL_NAMES`), its input/output scales from ``dataset``.
 
     ``angles``: which coordinates are angles (the system's or the recording's).
@@ -35,8 +46,17 @@ def build_model(name: str, dataset: Dataset, key: jax.Array, *, angles: Sequence
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
     non_angle = ~np.asarray(angles)
     q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
-    common = dict(key=key, width=width, depth=depth, angles=angles, init=init, q_scale=q_scale,
-                  qdot_scale=qdot_scale, dtype=dtype, **options)
+    common = dict(
+        key=key,
+        width=width,
+        depth=depth,
+        angles=angles,
+        init=init,
+        q_scale=q_scale,
+        qdot_scale=qdot_scale,
+        dtype=dtype,
+        **options,
+    )
     if name == "lnn":
         return LagrangianNN(dof, kinetic_prior=kinetic_prior, **common)
     if name == "structured":
@@ -52,10 +72,16 @@ def build_model(name: str, dataset: Dataset, key: jax.Array, *, angles: Sequence
     if name in ("hnn", "hnn_true_p"):
         canonical = name == "hnn_true_p"
         if canonical and true_system is None:
-            raise ConfigurationError("hnn_true_p is fed the true canonical momenta: pass the known system "
-                                     "(true_system=...).")
+            raise ConfigurationError(
+                "hnn_true_p is fed the true canonical momenta: pass the known system (true_system=...)."
+            )
         p = np.asarray(momenta(true_system, dataset.q, dataset.qdot)) if canonical else dataset.qdot
-        return HamiltonianNN(dof, momentum="canonical" if canonical else "velocity",
-                             true_system=true_system if canonical else None,
-                             momentum_scale=float(np.sqrt(np.mean(p**2))), kinetic_prior=kinetic_prior, **common)
+        return HamiltonianNN(
+            dof,
+            momentum="canonical" if canonical else "velocity",
+            true_system=true_system if canonical else None,
+            momentum_scale=float(np.sqrt(np.mean(p**2))),
+            kinetic_prior=kinetic_prior,
+            **common,
+        )
     raise ConfigurationError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}.")

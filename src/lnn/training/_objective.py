@@ -64,8 +64,15 @@ def normalised_error(pred: Array, target: Array, scale: Array, loss: Loss) -> Ar
     return jnp.mean(jnp.abs(r)) if loss == "l1" else jnp.mean(r**2)
 
 
-def acceleration_loss(model: AbstractDynamics, q: Array, qdot: Array, target: Array, scale: Array,
-                      loss: Loss = "l1", force: Array | None = None) -> Array:
+def acceleration_loss(
+    model: AbstractDynamics,
+    q: Array,
+    qdot: Array,
+    target: Array,
+    scale: Array,
+    loss: Loss = "l1",
+    force: Array | None = None,
+) -> Array:
     """The derivative loss of ``model`` on a batch ``(B, n)`` (module docstring).
 
     ``target``: q̈ for second-order models, else :func:`derivative_targets` of the
@@ -86,8 +93,9 @@ def _targets(model: AbstractDynamics, q, qdot, qddot):
     return jax.vmap(model.derivative_target)(q, qdot, qddot)
 
 
-def derivative_loss(model: AbstractDynamics, dataset: Dataset, *, loss: Loss = "l1",
-                    scale: np.ndarray | None = None) -> float:
+def derivative_loss(
+    model: AbstractDynamics, dataset: Dataset, *, loss: Loss = "l1", scale: np.ndarray | None = None
+) -> float:
     """The derivative loss of ``model`` on every state of ``dataset`` (what models are compared on).
 
     ``scale`` defaults to the RMS of the targets over ``dataset``.
@@ -111,13 +119,14 @@ class AccelerationObjective(AbstractObjective):
         if (train.force is None) != (val.force is None):
             raise DataError("the training and validation datasets must both have generalized forces or both not.")
         if train.force is not None and not model.takes_force:
-            raise DataError(f"the data carry generalized forces, but a {type(model).__name__} takes none; learn a "
-                            "driven system with a Lagrangian model (an LNN, optionally with dissipation) or a black "
-                            "box with force inputs.")
+            raise DataError(
+                f"the data carry generalized forces, but a {type(model).__name__} takes none; learn a "
+                "driven system with a Lagrangian model (an LNN, optionally with dissipation) or a black "
+                "box with force inputs."
+            )
         train_targets = derivative_targets(model, train)
         scale = jnp.asarray(root_mean_square(train_targets), dtype=dtype)
-        return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(model, val), dtype),
-                (scale,))
+        return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(model, val), dtype), (scale,))
 
     def __call__(self, model: AbstractDynamics, samples: Samples, constants: Constants) -> Array:
         q, qdot, target, *force = samples

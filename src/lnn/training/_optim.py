@@ -31,6 +31,8 @@ def optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 def weight_matrices(params):
     """True at the networks' weight matrices (``MLP.weights``), False elsewhere."""
+
     def is_weight(path, x):
         return x is not None and any(isinstance(k, jax.tree_util.GetAttrKey) and k.name == "weights" for k in path)
+
     return jax.tree_util.tree_map_with_path(is_weight, params)

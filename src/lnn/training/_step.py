@@ -45,8 +45,13 @@ class ChunkSummary(NamedTuple):
     learning_rate: Array
 
 
-def train_step(objective: AbstractObjective, optimizer: optax.GradientTransformation, config: TrainConfig,
-               static: Any, batch_sharding: NamedSharding | None = None) -> Callable:
+def train_step(
+    objective: AbstractObjective,
+    optimizer: optax.GradientTransformation,
+    config: TrainConfig,
+    static: Any,
+    batch_sharding: NamedSharding | None = None,
+) -> Callable:
     """The pure step ``(state, (samples, constants), total, key) -> (state, (loss, finite, lr))``.
 
     One minibatch drawn with ``key``; a non-finite loss or gradient applies no
@@ -76,9 +81,15 @@ def train_step(objective: AbstractObjective, optimizer: optax.GradientTransforma
             return jnp.where(finite, new, old)
 
         state = eqx.tree_at(
-            lambda s: (s.params, s.opt_state, s.step, s.bad_run), state,
-            (jax.tree.map(keep, new_params, state.params), jax.tree.map(keep, new_opt, state.opt_state),
-             state.step + finite.astype(state.step.dtype), jnp.where(finite, 0, state.bad_run + 1)))
+            lambda s: (s.params, s.opt_state, s.step, s.bad_run),
+            state,
+            (
+                jax.tree.map(keep, new_params, state.params),
+                jax.tree.map(keep, new_opt, state.opt_state),
+                state.step + finite.astype(state.step.dtype),
+                jnp.where(finite, 0, state.bad_run + 1),
+            ),
+        )
         return state, (loss, finite, lr)
 
     return step
