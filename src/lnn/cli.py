@@ -510,7 +510,7 @@ def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> d
         obs = obs.split_in_time(1 - tail)[1]
     if obs.dof != model.dof:
         raise ConfigurationError(f"{data_file} has {obs.dof} coordinate(s) but the model was trained on {model.dof}.")
-    hs = list(_numbers(horizons, "--horizons", float, "seconds, e.g. 0.5,1,2"))
+    hs = list(_numbers(horizons, "--horizons", float, "seconds, e.g. 0.5,1,2") or ())
     result = {"data": str(data_file), "samples": len(obs), **observed_rollout_error(model, obs, horizons=hs)}
     io.write_json(folder / "evaluation.json", result)
     return result

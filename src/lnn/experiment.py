@@ -27,7 +27,7 @@ import numpy as np
 from lnn import data as data_mod
 from lnn import io, metrics, plot, systems
 from lnn.errors import ConfigurationError, LnnError
-from lnn.training import MODEL_NAMES, TrainConfig, build_model, derivative_loss, fit
+from lnn.training import MODEL_NAMES, Loss, TrainConfig, build_model, derivative_loss, fit
 
 DEFAULT_MODELS = ("lnn", "baseline")
 ROLLOUT_HORIZON = 10.0  # seconds over which rollout_error averages the position error
@@ -50,7 +50,7 @@ class ExperimentConfig:
     batch_size: int = 256
     learning_rate: float = 3e-3
     final_lr: float = 3e-6
-    loss: str = "l1"
+    loss: Loss = "l1"
     seed: int = 0
     protocol: metrics.Protocol = metrics.Protocol()
 

@@ -25,7 +25,7 @@ MODEL_MAGIC = b"lnn-model v1\n"
 CHECKPOINT_MAGIC = b"lnn-checkpoint v1\n"
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file through ``write(f)`` into a temporary file, then rename it into place.
 
     A reader never sees a half-written file, even if the process is killed.

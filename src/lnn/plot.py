@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from lnn import io
 from lnn.metrics import Evaluation
@@ -249,7 +250,7 @@ def charges(path, title: str, labels: Sequence[str], verification, *, n_show: in
         ax.set_ylabel("charge / RMS")
         ax.set_title(label, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color="gray", lw=2.5, alpha=0.35), plt.Line2D([], [], color="gray", ls="--")]
+    handles = [Line2D([], [], color="gray", lw=2.5, alpha=0.35), Line2D([], [], color="gray", ls="--")]
     axes[0, 0].legend(handles, ["true system", "model"], loc="upper right", fontsize=8)
     fig.suptitle(title, fontsize=10)
     axes[-1, 0].set_xlabel("time (s)")

@@ -67,6 +67,8 @@ States are batched over leading axes ``(..., n)`` wherever a function takes them
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -129,7 +131,10 @@ def candidates(
     """
     if coordinates is None and system is None:
         raise SymmetryError("name the coordinates, or pass the system they belong to.")
-    coordinates = tuple(coordinates if coordinates is not None else system.coordinates)
+    if coordinates is None:
+        assert system is not None
+        coordinates = system.coordinates
+    coordinates = tuple(coordinates)
     n = len(coordinates)
     angles = tuple(angles if angles is not None else (system.angles if system is not None else (False,) * n))
     pairs = tuple(
@@ -301,7 +306,8 @@ class Symmetry:
 
     def xi(self, q: Array) -> Array:
         """ξ(q) of the combination, for one configuration (n,)."""
-        return sum(c * cand.xi(q) for c, cand in zip(self.coefficients, self.candidates, strict=True) if c != 0)
+        terms = [c * cand.xi(q) for c, cand in zip(self.coefficients, self.candidates, strict=True) if c != 0]
+        return functools.reduce(operator.add, terms, jnp.zeros_like(q))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -352,7 +358,7 @@ class Discovery:
 
 
 def discover(
-    L: Lagrangian,
+    L: AbstractLagrangian | Lagrangian,
     candidate_list: Sequence[Candidate],
     q: Float[Array, "... n"],
     qdot: Float[Array, "... n"],
@@ -558,7 +564,7 @@ def verify(
     t_end: float = 5.0,
     fps: float = 20.0,
     dt: float = 0.005,
-    charge_L: Lagrangian | None = None,
+    charge_L: AbstractLagrangian | Lagrangian | None = None,
 ) -> Verification:
     """Roll out ``model_L`` and ``system`` from the same :func:`rollout_states` and track every charge.
 

@@ -1,6 +1,16 @@
 """Datasets of states with accelerations: generated from a system, split by trajectory, saved and loaded."""
 
-from lnn.data._dataset import FORMAT, Dataset, acceleration_scale, as_arrays, load, root_mean_square, save, split
+from lnn.data._dataset import (
+    FORMAT,
+    Dataset,
+    Splittable,
+    acceleration_scale,
+    as_arrays,
+    load,
+    root_mean_square,
+    save,
+    split,
+)
 from lnn.data._generate import TRUE_CONTROLLER, TRUE_SOLVER, random_states, trajectories, true_motions
 
 __all__ = [
@@ -14,6 +24,7 @@ __all__ = [
     "random_states",
     "root_mean_square",
     "save",
+    "Splittable",
     "split",
     "trajectories",
     "true_motions",

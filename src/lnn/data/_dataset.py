@@ -11,7 +11,7 @@ import io as _io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -89,7 +89,27 @@ class Dataset:
         )
 
 
-def split(dataset: Dataset, fraction: float, key: jax.Array) -> tuple[Dataset, Dataset]:
+class Splittable(Protocol):
+    """Samples grouped by trajectory that can be split: a :class:`Dataset`, or trajectory-matching windows.
+
+    What :func:`split` and :func:`lnn.fit` need besides what an objective prepares.
+    """
+
+    @property
+    def trajectory(self) -> np.ndarray: ...
+
+    @property
+    def dof(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def subset(self, mask_or_index: Any) -> Self: ...
+
+
+S = TypeVar("S", bound=Splittable)
+
+
+def split(dataset: S, fraction: float, key: jax.Array) -> tuple[S, S]:
     """Split by trajectory: about ``fraction`` of the motions go to the second part.
 
     Both parts get at least one trajectory when there are two or more.
@@ -109,19 +129,19 @@ def save(dataset: Dataset, path: str | os.PathLike) -> Path:
     """Write ``dataset`` to ``path`` (``.npz``) atomically."""
     meta = json.dumps({"format": FORMAT, **dataset.metadata})
 
-    extra = {} if dataset.force is None else {"force": dataset.force}
+    members: dict[str, Any] = {
+        "q": dataset.q,
+        "qdot": dataset.qdot,
+        "qddot": dataset.qddot,
+        "trajectory": dataset.trajectory,
+        "t": dataset.t,
+        "metadata": np.array(meta),
+    }
+    if dataset.force is not None:
+        members["force"] = dataset.force
 
     def write(f):
-        np.savez(
-            f,
-            q=dataset.q,
-            qdot=dataset.qdot,
-            qddot=dataset.qddot,
-            trajectory=dataset.trajectory,
-            t=dataset.t,
-            metadata=np.array(meta),
-            **extra,
-        )
+        np.savez(f, **members)
 
     return io.atomic_write(path, write)
 
@@ -131,6 +151,7 @@ def load(path: str | os.PathLike) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"no dataset at {path}; create one with `lnn generate --out DIR`.")
+    arrays: dict[str, Any] = {}
     try:
         with np.load(_io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
             meta = json.loads(str(f["metadata"]))
@@ -156,4 +177,8 @@ def root_mean_square(values) -> np.ndarray:
 def as_arrays(dataset: Dataset, dtype=None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(q, qdot, qddot) as JAX arrays (of ``dtype``, default float64) for training."""
     dtype = jnp.result_type(float) if dtype is None else dtype
-    return tuple(jnp.asarray(a, dtype=dtype) for a in (dataset.q, dataset.qdot, dataset.qddot))
+    return (
+        jnp.asarray(dataset.q, dtype=dtype),
+        jnp.asarray(dataset.qdot, dtype=dtype),
+        jnp.asarray(dataset.qddot, dtype=dtype),
+    )

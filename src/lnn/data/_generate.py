@@ -115,4 +115,5 @@ def trajectories(
         "max_energy": max_energy,
     }
     force = None if tau is None else np.tile(np.asarray(tau), (n_trajectories, 1))
-    return Dataset(*arrays, traj, np.tile(ts, n_trajectories), meta, force=force)
+    q_out, qdot_out, qddot_out = arrays
+    return Dataset(q_out, qdot_out, qddot_out, traj, np.tile(ts, n_trajectories), meta, force=force)

@@ -174,15 +174,11 @@ def interpolated(ts: Float[Array, " T"], values: Float[Array, "T n"]) -> Callabl
 def _rollout_batch(model, q0, v0, ts, method, force_fn=None, force_values=None):
     # Compiled once per (model structure, shapes, method): the model's arrays are
     # traced, everything else is static, so repeated calls reuse the program.
-    if method[0] == "rk4":
-
-        def run(q, v, tau):
+    def run(q, v, tau):
+        if method[0] == "rk4":
             return rk4_trajectory(model, q, v, ts, substeps=method[1], force=tau)
-    else:
         _, solver, controller, dt0, max_steps = method
-
-        def run(q, v, tau):
-            return _diffrax_trajectory(model, q, v, ts, solver, controller, dt0, max_steps, tau)
+        return _diffrax_trajectory(model, q, v, ts, solver, controller, dt0, max_steps, tau)
 
     if force_values is not None:
         return jax.vmap(lambda q, v, values: run(q, v, interpolated(ts, values)))(q0, v0, force_values)
@@ -191,8 +187,8 @@ def _rollout_batch(model, q0, v0, ts, method, force_fn=None, force_values=None):
 
 def _field(model: AbstractDynamics, tau):
     if tau is None:
-        return lambda t, y: model.phase_field(*y)
-    return lambda t, y: model.phase_field(*y, tau(t))
+        return lambda t, y: model.phase_field(y[0], y[1])
+    return lambda t, y: model.phase_field(y[0], y[1], tau(t))
 
 
 def rk4_trajectory(
@@ -243,5 +239,6 @@ def _diffrax_trajectory(model, q0, qdot0, ts, solver, controller, dt0, max_steps
         max_steps=max_steps,
         throw=False,  # a failed solve (e.g. a blown-up learned model) gives inf/NaN, reported by metrics
     )
+    assert sol.ys is not None  # SaveAt(ts=ts) saves the states
     qs, ss = sol.ys
     return qs, jax.vmap(model.decode)(qs, ss)

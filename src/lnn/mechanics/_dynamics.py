@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -67,6 +68,15 @@ class AbstractDynamics(eqx.Module):
     ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (a model may override it with a faster batched path)."""
         return _batched(self.acceleration, q, qdot, force)
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as JSON data, from which the model's class rebuilds it (:mod:`lnn.io` files).
+
+        Learned models define it; dynamics without a saved form (a system, a function) say so.
+        """
+        raise ModelTypeError(
+            f"{type(self).__name__} has no saved form: only lnn's learned models can be written to a model file."
+        )
 
     # -- phase space: what integrators step --------------------------------------------------
 
@@ -154,18 +164,18 @@ class AbstractPhaseSpaceModel(AbstractDynamics):
 
     def derivative(
         self, q: Float[Array, " n"], qdot: Float[Array, " n"], force: Float[Array, " n"] | None = None
-    ) -> Float[Array, " 2n"]:
-        """The predicted (q̇, ṡ) at the state (q, q̇)."""
+    ) -> Float[Array, " k"]:
+        """The predicted (q̇, ṡ) at the state (q, q̇), shape ``(2n,)``."""
         return jnp.concatenate(self.phase_field(q, self.encode(q, qdot), force))
 
     def derivatives(
         self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
-    ) -> Float[Array, "B 2n"]:
+    ) -> Float[Array, "B k"]:
         return _batched(self.derivative, q, qdot, force)
 
     def derivative_target(
         self, q: Float[Array, " n"], qdot: Float[Array, " n"], qddot: Float[Array, " n"]
-    ) -> Float[Array, " 2n"]:
+    ) -> Float[Array, " k"]:
         _, sdot = jax.jvp(self.encode, (q, qdot), (qdot, qddot))
         return jnp.concatenate([qdot, sdot])
 

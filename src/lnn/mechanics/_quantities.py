@@ -16,6 +16,7 @@ for :func:`accelerations`, any :class:`AbstractDynamics`:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -80,16 +81,15 @@ def accelerations(
             )
         f = dynamics.acceleration
     else:
-        L = as_lagrangian(dynamics)
+        f = functools.partial(
+            lagrangian_acceleration, as_lagrangian(dynamics), dissipation=dissipation, linear_solver=linear_solver
+        )
         check_linear_solver(linear_solver)
-
-        def f(a, b, tau=None):
-            return lagrangian_acceleration(L, a, b, dissipation=dissipation, force=tau, linear_solver=linear_solver)
 
     if force is None:
         return jnp.vectorize(lambda a, b: f(a, b), signature="(n),(n)->(n)")(q, qdot)
     tau = as_force(force, q.shape[-1], q.dtype)
-    return jnp.vectorize(f, signature="(n),(n),(n)->(n)")(q, qdot, tau)
+    return jnp.vectorize(lambda a, b, t: f(a, b, force=t), signature="(n),(n),(n)->(n)")(q, qdot, tau)
 
 
 def mass_matrix(
@@ -124,6 +124,10 @@ def energy(
     return jnp.vectorize(one, signature="(n),(n)->()")(q, qdot)
 
 
+def _constant(value: Array, q: Array) -> Array:
+    return value
+
+
 def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
     r"""The Rayleigh dissipation function :math:`D = \tfrac12 \dot q^\top K(q)\,\dot q`.
 
@@ -132,6 +136,7 @@ def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
     a constant K is checked here, a function is the caller's responsibility
     (lnn's learned one is PSD by construction, K = C Cᵀ).
     """
+    K_of: Callable[[Array], Array]
     if callable(damping):
         K_of = damping
     else:
@@ -145,8 +150,7 @@ def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
                 "a negative eigenvalue would feed energy in. Use K = C Cᵀ."
             )
 
-        def K_of(q):
-            return K
+        K_of = functools.partial(_constant, K)
 
     return lambda q, qdot: 0.5 * qdot @ K_of(q) @ qdot
 

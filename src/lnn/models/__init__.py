@@ -14,6 +14,7 @@
 from typing import Any
 
 from lnn.errors import FileFormatError
+from lnn.mechanics import AbstractDynamics, AbstractLagrangian
 from lnn.models._black_box import BlackBox
 from lnn.models._density import FIELD_MODELS, LagrangianDensity, LocalBlackBox, build_field_model
 from lnn.models._dissipation import Dissipative, RayleighDissipation, with_dissipation
@@ -30,14 +31,16 @@ _CLASSES = {
 _RENAMED = {"Baseline": "BlackBox", "LocalBaseline": "LocalBlackBox"}
 
 
-def from_config(config: dict[str, Any]):
+def from_config(config: dict[str, Any]) -> AbstractDynamics:
     """A model with the architecture in ``config`` (a model's ``config()``; weights are placeholders)."""
     config = dict(config)
     name = config.pop("class", None) or config.pop("kind", None)  # "kind": files of lnn 0.1
     name = _RENAMED.get(name, name)
     if name == "Dissipative":
-        inner = config.get("model", config.get("lagrangian"))
-        return Dissipative(from_config(inner), RayleighDissipation.from_config(config["dissipation"]))
+        inner = from_config(config["model"] if "model" in config else config["lagrangian"])
+        if not isinstance(inner, AbstractLagrangian):
+            raise FileFormatError(f"a Dissipative model wraps a Lagrangian; this file's is a {type(inner).__name__}.")
+        return Dissipative(inner, RayleighDissipation.from_config(config["dissipation"]))
     if name not in _CLASSES:
         raise FileFormatError(f"unknown model class {name!r}; known: {', '.join(sorted([*_CLASSES, 'Dissipative']))}.")
     return _CLASSES[name].from_config(config)

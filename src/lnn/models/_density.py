@@ -113,7 +113,8 @@ class _FieldModel(eqx.Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]):
         """A model with the architecture in ``config`` (weights to be loaded into it)."""
-        return cls(key=jax.random.key(0), **{k: v for k, v in config.items() if k != "class"})
+        # Each concrete subclass defines __init__(key=..., **architecture); the base has none to check against.
+        return cls(key=jax.random.key(0), **{k: v for k, v in config.items() if k != "class"})  # pyright: ignore[reportCallIssue]
 
 
 _DENSITY_OFFSETS = (0, 1)
@@ -171,7 +172,7 @@ def build_field_model(
     q, qdot, qddot = (jnp.asarray(a) for a in (q, qdot, qddot))
     h = length / q.shape[-1]
     rms = lambda a: float(jnp.sqrt(jnp.mean(a**2))) + 1e-12
-    common = dict(
+    common: dict[str, Any] = dict(
         key=key,
         length=length,
         width=width,

@@ -142,7 +142,7 @@ class Dissipative(AbstractLagrangian):
     dissipation: RayleighDissipation
 
     @property
-    def dof(self) -> int:
+    def dof(self) -> int | None:
         return self.model.dof
 
     def lagrangian(self, q: Float[Array, " n"], qdot: Float[Array, " n"]) -> Float[Array, ""]:

@@ -125,20 +125,20 @@ class HamiltonianNN(MLPModel, AbstractPhaseSpaceModel):
         return jax.grad(self.true_system.lagrangian, argnums=1)(q, qdot)
 
     def phase_field(
-        self, q: Float[Array, " n"], p: Float[Array, " n"], force: Float[Array, " n"] | None = None
+        self, q: Float[Array, " n"], s: Float[Array, " n"], force: Float[Array, " n"] | None = None
     ) -> tuple[Array, Array]:
-        """Hamilton's equations: (q̇, ṗ) = (∂H/∂p, −∂H/∂q)."""
+        """Hamilton's equations at (q, p = s): (q̇, ṗ) = (∂H/∂p, −∂H/∂q)."""
         if force is not None:
             raise ModelTypeError(
                 "a HamiltonianNN takes no generalized force; model a driven system with a "
                 "Lagrangian model (an LNN, optionally with dissipation)."
             )
-        dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, p)
+        dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, s)
         return dH_dp.astype(q.dtype), -dH_dq.astype(q.dtype)
 
-    def decode(self, q: Float[Array, " n"], p: Float[Array, " n"]) -> Float[Array, " n"]:
-        """The velocity the model reports at (q, p): p itself for p = q̇, else ∂H/∂p."""
-        return p if self.true_system is None else self.phase_field(q, p)[0]
+    def decode(self, q: Float[Array, " n"], s: Float[Array, " n"]) -> Float[Array, " n"]:
+        """The velocity the model reports at (q, p = s): p itself for p = q̇, else ∂H/∂p."""
+        return s if self.true_system is None else self.phase_field(q, s)[0]
 
     def config(self) -> dict[str, Any]:
         config = super().config()

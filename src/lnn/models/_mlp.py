@@ -176,7 +176,7 @@ def _curvature_vjp(saved, cotangents):
     n_hidden = len(forward)
     W_bar, P_bar, s_bar = [], [], []
     delta_bar = g_bar
-    for W, (_, _, s, P), delta in zip(weights, forward, deltas, strict=True):
+    for W, (_, _, s, P), delta in zip(weights[:n_hidden], forward, deltas, strict=True):
         s1 = s * (1 - s)
         e_bar = delta_bar @ W.T
         W_bar_l = (delta * s).T @ delta_bar
@@ -307,7 +307,8 @@ class MLPModel(eqx.Module):
         """A model with the architecture in ``config`` (its weights are placeholders to load into)."""
         config = {k: v for k, v in config.items() if k != "class"}
         config["angles"] = tuple(config["angles"])
-        return cls(key=jax.random.key(0), **config)
+        # Each concrete subclass defines __init__(key=..., **architecture); the base has none to check against.
+        return cls(key=jax.random.key(0), **config)  # pyright: ignore[reportCallIssue]
 
 
 def make_features(dof, angles, angle_encoding, q_scale, qdot_scale) -> StateFeatures:

@@ -53,6 +53,8 @@ def gyration_speed(p) -> float:
 class MagneticParticle(System):
     """:class:`System` whose near-rest states move at the gyration speed (see the module docstring)."""
 
+    __init__ = System.__init__  # the same constructor (Equinox would reuse it; this tells type checkers)
+
     def sample_near_rest(self, key, n, *, speed: float = 0.0):
         """q uniform in the box; q̇ = v₀ û (û a uniformly random direction) + N(0, speed²) per component."""
         kq, ku, kv = jax.random.split(key, 3)

@@ -48,6 +48,8 @@ def _closed_form(q, qdot, **p):
 class RelativisticParticle(System):
     """A :class:`System` whose kinetic energy m c²(γ − 1) is not quadratic in q̇."""
 
+    __init__ = System.__init__  # the same constructor (Equinox would reuse it; this tells type checkers)
+
     def sample_states(self, key, n, *, max_energy=None):
         r"""States with energy at most ``max_energy`` (default 1.1 × ``energy_scale``), all with |q̇| < c.
 

@@ -26,6 +26,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Float
 
 from lnn.systems._system import System
 
@@ -69,7 +70,9 @@ def stays_off_the_poles(q, qdot, p, margin: float = POLE_MARGIN):
 class SphericalPendulum(System):
     """:class:`System` whose samplers keep only motions that stay off the poles."""
 
-    def _off_pole(self, key, n, draw):
+    __init__ = System.__init__  # the same constructor (Equinox would reuse it; this tells type checkers)
+
+    def _off_pole(self, key: Array, n: int, draw) -> tuple[Array, Array]:
         """n states from ``draw(key, count)`` whose motion stays off the poles (rejection)."""
         kept, count = [], 0
         for attempt in range(64):
@@ -78,18 +81,22 @@ class SphericalPendulum(System):
             kept.append((q[ok], qdot[ok]))
             count += int(jnp.sum(ok))
             if count >= n:
-                return tuple(jnp.concatenate(parts)[:n] for parts in zip(*kept, strict=True))
+                return jnp.concatenate([q for q, _ in kept])[:n], jnp.concatenate([v for _, v in kept])[:n]
         raise ValueError(
             "almost no sampled state of the spherical pendulum keeps off the poles at this energy; "
             "raise max_energy (motions need angular momentum about the vertical)."
         )
 
-    def sample_states(self, key, n, *, max_energy=None):
+    def sample_states(
+        self, key: Array, n: int, *, max_energy: float | None = None
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         """Energy-bounded states (as :meth:`System.sample_states`) whose motion stays off the poles."""
         draw = lambda k, m: System.sample_states(self, k, m, max_energy=max_energy)
         return self._off_pole(key, n, draw)
 
-    def sample_near_rest(self, key, n, *, speed: float = 0.0):
+    def sample_near_rest(
+        self, key: Array, n: int, *, speed: float = 0.0
+    ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         """θ̇ ~ N(0, speed²) and φ̇ = ±√(g/l)·u, u uniform in [0.5, 2], kept if the motion stays off the poles.
 
         A pendulum released from rest swings through the pole θ = 0, where the

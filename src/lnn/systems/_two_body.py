@@ -27,14 +27,14 @@ import numpy as np
 from lnn.systems._system import System
 
 
-def _potential(x1, y1, x2, y2, p):
+def _potential(x1, y1, x2, y2, p):  # the positions, then the parameters
     r = jnp.sqrt((x1 - x2) ** 2 + (y1 - y2) ** 2)
     return 0.5 * p["k"] * (r - p["r0"]) ** 2 - p["field"] * (p["m1"] * x1 + p["m2"] * x2)
 
 
 def _lagrangian(q, qdot, **p):
     kinetic = 0.5 * p["m1"] * (qdot[0] ** 2 + qdot[1] ** 2) + 0.5 * p["m2"] * (qdot[2] ** 2 + qdot[3] ** 2)
-    return kinetic - _potential(*q, p)
+    return kinetic - _potential(q[0], q[1], q[2], q[3], p)
 
 
 def _closed_form(q, qdot, **p):
@@ -85,7 +85,7 @@ def make(
     # V is largest on a corner of the box: the spring term grows with r (largest at
     # opposite corners, r = 2√2·half_width > r₀ for the defaults) and the field term is linear.
     corners = np.array(list(itertools.product((-half_width, half_width), repeat=4)))
-    energy_scale = float(np.max(_potential(*corners.T, params)))
+    energy_scale = float(np.max(_potential(corners[:, 0], corners[:, 1], corners[:, 2], corners[:, 3], params)))
     return System(
         name="two_body",
         coordinates=("x1", "y1", "x2", "y2"),

@@ -64,6 +64,8 @@ def smooth_waves(key: Array, count: int, n: int, modes: int, *, mean: bool = Fal
 class WaveString(System):
     """:class:`System` whose states are smooth random waves (a uniform box would be white noise)."""
 
+    __init__ = System.__init__  # the same constructor (Equinox would reuse it; this tells type checkers)
+
     def sample_states(self, key, n, *, max_energy=None):
         """Smooth waves (displacement and velocity) with energy uniform in [0, E_max] (default 1.1 × scale),
         a uniformly random fraction of it potential.
@@ -75,8 +77,8 @@ class WaveString(System):
         if e_max <= 0:
             raise ValueError(f"max_energy must be positive for the wave string; got {e_max:g}.")
         kq, kv, ke, kf = jax.random.split(key, 4)
-        q = smooth_waves(kq, n, self.dof, self.parameters["modes"])
-        qdot = smooth_waves(kv, n, self.dof, self.parameters["modes"], mean=True)
+        q = smooth_waves(kq, n, self.dof, int(self.parameters["modes"]))
+        qdot = smooth_waves(kv, n, self.dof, int(self.parameters["modes"]), mean=True)
         # Energy E uniform in [0, E_max], a fraction f (uniform) of it potential: q and q̇ are
         # rescaled separately (V is quadratic in q, T in q̇).
         energy = e_max * jax.random.uniform(ke, (n, 1), dtype=q.dtype)
@@ -88,10 +90,10 @@ class WaveString(System):
         """A plucked string: a smooth wave with potential energy uniform in [0.5, 1] × ``energy_scale``,
         released with velocity ``speed`` × (a smooth wave of unit RMS)."""
         kq, kv, ke = jax.random.split(key, 3)
-        q = smooth_waves(kq, n, self.dof, self.parameters["modes"])
+        q = smooth_waves(kq, n, self.dof, int(self.parameters["modes"]))
         target = self.energy_scale * jax.random.uniform(ke, (n,), minval=0.5, maxval=1.0, dtype=q.dtype)
         q = q * jnp.sqrt(target / self.potential(q))[:, None]
-        v = smooth_waves(kv, n, self.dof, self.parameters["modes"])
+        v = smooth_waves(kv, n, self.dof, int(self.parameters["modes"]))
         v = v / jnp.sqrt(jnp.mean(v**2, axis=-1, keepdims=True))
         return q, speed * v
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from rich.progress import TaskID
 
 from lnn import io
 from lnn.training._progress import progress_bar
@@ -71,7 +72,7 @@ class ProgressBar(Callback):
     def __init__(self, label: str, enabled: bool = True):
         self._bar = progress_bar(enabled)
         self._label = label
-        self._task = None
+        self._task = TaskID(0)  # set by start()
 
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
         self._bar.__enter__()

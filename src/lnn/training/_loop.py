@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from lnn.data import split
+from lnn.data import Splittable, split
 from lnn.errors import ConfigurationError, DataError, TrainingDivergedError
 from lnn.mechanics import AbstractDynamics
 from lnn.training._callbacks import Callback, Checkpointer, ProgressBar, RunRecord, write_metrics_csv
@@ -39,21 +39,6 @@ from lnn.training._step import TrainState, train_chunk, train_step
 
 # Validation scores at most this many samples (a fixed prefix), so its cost is bounded.
 MAX_VALIDATION_SAMPLES = 4096
-
-
-@runtime_checkable
-class Splittable(Protocol):
-    """What :func:`fit` needs of a dataset besides what its objective prepares: its size and coordinates,
-    and a split by trajectory (a :class:`~lnn.data.Dataset`, or trajectory-matching windows)."""
-
-    trajectory: np.ndarray
-
-    def __len__(self) -> int: ...
-
-    @property
-    def dof(self) -> int: ...
-
-    def subset(self, mask_or_index: Any) -> Splittable: ...
 
 
 class Trainer:
@@ -139,8 +124,9 @@ def run(
                 # re-estimated at each evaluation (the machine's load may change).
                 rate_start = rate_start or (t0, before)
                 per_step = (time.perf_counter() - rate_start[0]) / max(record.step - rate_start[1], 1)
+                budget = config.time_budget or 0.0  # steps=None: TrainConfig requires a time budget
                 total = record.total = max(
-                    record.step + config.chunk, int(record.step + (config.time_budget - record.elapsed) / per_step)
+                    record.step + config.chunk, int(record.step + (budget - record.elapsed) / per_step)
                 )
             out_of_time = config.time_budget is not None and record.elapsed >= config.time_budget
             finished = (total is not None and record.step >= total) or out_of_time
@@ -216,7 +202,7 @@ def fit(
     k_split, k_train = jax.random.split(key)
     train, val = _training_split(objective.export(model), dataset, val_dataset, config, k_split)
     trainer = Trainer(model, objective, train, val, config)
-    hooks = [ProgressBar(label, progress)]
+    hooks: list[Callback] = [ProgressBar(label, progress)]
     if out is not None:
         hooks.append(Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
     state, record = run(

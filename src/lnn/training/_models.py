@@ -46,7 +46,7 @@ def build_model(
     qdot_scale = float(np.sqrt(np.mean(dataset.qdot**2)))
     non_angle = ~np.asarray(angles)
     q_scale = float(np.sqrt(np.mean(dataset.q[:, non_angle] ** 2))) if non_angle.any() else 1.0
-    common = dict(
+    common: dict[str, Any] = dict(
         key=key,
         width=width,
         depth=depth,
@@ -75,7 +75,11 @@ def build_model(
             raise ConfigurationError(
                 "hnn_true_p is fed the true canonical momenta: pass the known system (true_system=...)."
             )
-        p = np.asarray(momenta(true_system, dataset.q, dataset.qdot)) if canonical else dataset.qdot
+        p = (
+            dataset.qdot
+            if true_system is None or not canonical
+            else np.asarray(momenta(true_system, dataset.q, dataset.qdot))
+        )
         return HamiltonianNN(
             dof,
             momentum="canonical" if canonical else "velocity",

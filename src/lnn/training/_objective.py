@@ -129,8 +129,9 @@ class AccelerationObjective(AbstractObjective):
         return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(model, val), dtype), (scale,))
 
     def __call__(self, model: AbstractDynamics, samples: Samples, constants: Constants) -> Array:
-        q, qdot, target, *force = samples
-        return acceleration_loss(model, q, qdot, target, *constants, self.loss, *force)
+        q, qdot, target, *force = samples  # samples end with τ for a driven system
+        (scale,) = constants
+        return acceleration_loss(model, q, qdot, target, scale, self.loss, force[0] if force else None)
 
     def with_loss(self, loss: Loss) -> AccelerationObjective:
         return dataclasses.replace(self, loss=loss)

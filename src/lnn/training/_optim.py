@@ -5,12 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array
 
 from lnn.training._config import TrainConfig
 
 
-def learning_rate(step: ArrayLike, total: ArrayLike, config: TrainConfig) -> Array:
+def learning_rate(step: Array | int, total: Array | int, config: TrainConfig) -> Array:
     """Linear warm-up to ``learning_rate``, then cosine decay to ``final_lr`` at ``total``."""
     warm = jnp.minimum(1.0, (step + 1) / max(config.warmup_steps, 1))
     progress = jnp.clip((step - config.warmup_steps) / jnp.maximum(total - config.warmup_steps, 1), 0.0, 1.0)
