@@ -201,7 +201,8 @@ class System(AbstractLagrangian):
 
     def energy(self, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
         """True energy E(q, q̇) = q̇·∂L/∂q̇ − L, batched over leading axes."""
-        return energy(self.lagrangian, q, qdot)
+        q, qdot = as_state(q, qdot)
+        return _energy(self, q, qdot)
 
     def potential(self, q: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
         """V(q) = −L(q, 0) (the potential for Lagrangians T − V with T vanishing at rest); batched."""
@@ -268,10 +269,8 @@ class System(AbstractLagrangian):
         kq, ku, kt = jax.random.split(key, 3)
         q = self._configurations_below(kq, n, e_max)
         u = jax.random.normal(ku, q.shape, dtype=q.dtype)
-        M = mass_matrix(self.lagrangian, q, jnp.zeros_like(q))
-        kinetic = jax.random.uniform(kt, (n,), dtype=q.dtype) * jnp.clip(e_max - self.potential(q), 0.0)
-        uMu = jnp.einsum("bi,bij,bj->b", u, M, u)
-        return q, u * jnp.sqrt(2.0 * kinetic / uMu)[:, None]
+        fraction = jax.random.uniform(kt, (n,), dtype=q.dtype)
+        return q, _velocities(self, q, u, fraction, jnp.asarray(e_max, dtype=q.dtype))
 
     def _configurations_below(self, key: Array, n: int, e_max: float) -> Float[Array, "n dof"]:
         """n configurations from the box with V(q) ≤ e_max (rejection sampling).
@@ -281,13 +280,13 @@ class System(AbstractLagrangian):
         uniform draw.
         """
         q = self.sample_configurations(key, n)
-        accepted = [q[self.potential(q) <= e_max]]
+        accepted = [q[_potential(self, q) <= e_max]]
         count = accepted[0].shape[0]
         for attempt in range(64):
             if count >= n:
                 return jnp.concatenate(accepted)[:n]
             candidates = self.sample_configurations(jax.random.fold_in(key, attempt), max(n, 256))
-            accepted.append(candidates[self.potential(candidates) <= e_max])
+            accepted.append(candidates[_potential(self, candidates) <= e_max])
             count += accepted[-1].shape[0]
         raise DataError(
             f"max_energy={e_max:g} is below the potential energy of almost every configuration of "
@@ -320,8 +319,29 @@ class System(AbstractLagrangian):
             return None
         with jax.ensure_compile_time_eval():
             q = self.sample_configurations(jax.random.key(0), _SCALE_SAMPLES)
-            scale = float(np.max(np.abs(np.asarray(self.potential(q)))))
+            scale = float(np.max(np.abs(np.asarray(_potential(self, q)))))
         return scale if math.isfinite(scale) and scale > 0 else None
+
+
+@eqx.filter_jit
+def _energy(system: System, q: Array, qdot: Array) -> Array:
+    return energy(system.lagrangian, q, qdot)
+
+
+# Sampling runs these compiled: op by op, the batched Hessians take seconds per call. A system
+# has no array leaves, so it is a static argument, hashed by its fields.
+@eqx.filter_jit
+def _potential(system: System, q: Array) -> Array:
+    return system.potential(q)
+
+
+@eqx.filter_jit
+def _velocities(system: System, q: Array, u: Array, fraction: Array, e_max: Array) -> Array:
+    """u scaled to kinetic energy ``fraction`` × (E_max − V(q)) (see :meth:`System.sample_states`)."""
+    M = mass_matrix(system.lagrangian, q, jnp.zeros_like(q))
+    kinetic = fraction * jnp.clip(e_max - system.potential(q), 0.0)
+    uMu = jnp.einsum("bi,bij,bj->b", u, M, u)
+    return u * jnp.sqrt(2.0 * kinetic / uMu)[:, None]
 
 
 def _box(name, coordinates, angles, q_low, q_high) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
