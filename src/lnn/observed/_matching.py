@@ -15,8 +15,9 @@ the weights) and each window restarts from data, so errors do not compound.
 choices (``initial=``):
 
 * ``"estimated"`` (:class:`~lnn.observed.EstimatedStates`, the default) —
-  the smoothed position and estimated velocity there (:mod:`lnn.derivatives`,
-  smoothing spline by default). The same initial states are available at
+  the smoothed position and estimated velocity there
+  (:func:`~lnn.observed.estimate`, :class:`~lnn.observed.KnotSpline` by
+  default). The same initial states are available at
   prediction time, and windows can start at every sample, so every sample
   serves as a start. The estimate's error (noise, and the smoother's bias that
   flattens peaks) enters every window, and the model partly learns to
@@ -63,7 +64,7 @@ from lnn.errors import ConfigurationError, DataError
 from lnn.integrate import rk4_trajectory
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._observations import Observations
-from lnn.observed._smoothing import SmoothingSpline, estimate, require_samples
+from lnn.observed._smoothing import estimate, require_samples
 from lnn.training import AbstractObjective, Loss
 
 
@@ -123,7 +124,7 @@ def windows(
 
     ``initial`` (a :class:`~lnn.data.Dataset` aligned with ``obs``, e.g. from
     :func:`lnn.observed.estimate`) gives each window's initial state; by
-    default it is the smoothing spline's estimate.
+    default it is :func:`~lnn.observed.estimate`'s, with its default smoother.
     """
     if length < 2 or stride < 1 or every < 1:
         raise DataError(
@@ -132,7 +133,7 @@ def windows(
         )
     span = (length - 1) * every + 1
     if initial is None:
-        initial = estimate(obs, SmoothingSpline())
+        initial = estimate(obs)
     if len(initial) != len(obs):
         raise DataError(f"the initial-state estimate has {len(initial)} samples but the observations {len(obs)}.")
     idx, traj = [], []
