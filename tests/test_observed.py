@@ -502,6 +502,12 @@ def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendu
     metrics_ = json.loads(result.output.strip().splitlines()[-1])
     assert set(metrics_["rollout_error"]) == {"0.5", "1"} and metrics_["rollout_error"]["1"] > 0
     assert 0 < metrics_["valid_time"] <= 1.0 and metrics_["samples"] == len(obs)
+    # The trivial predictors' figures beside the model's, same horizons; a table of them without --json.
+    for baseline in ("hold", "constant_velocity"):
+        assert set(metrics_["baselines"][baseline]["rollout_error"]) == {"0.5", "1"}
+        assert 0 < metrics_["baselines"][baseline]["valid_time"] <= 1.0
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "0.5,1"])
+    assert result.exit_code == 0 and "hold (trivial)" in result.output and "constant velocity" in result.output
 
 
 def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
