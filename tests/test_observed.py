@@ -178,13 +178,20 @@ def test_savgol_is_exact_for_polynomials_on_uneven_stamps():
     np.testing.assert_allclose(est[2, :, 0], 1 + 1.8 * t, atol=1e-8)
 
 
-@pytest.mark.parametrize("method, tol", [("spline", (0.01, 0.04, 0.3)), ("savgol", (0.01, 0.06, 0.6))])
-def test_derivatives_of_a_noisy_irregularly_sampled_sine(method, tol):
+@pytest.mark.parametrize(
+    "smoother, tol",
+    [
+        (observed.KnotSpline(), (0.01, 0.04, 0.3)),
+        (observed.SmoothingSpline(), (0.01, 0.04, 0.3)),
+        (observed.SavitzkyGolay(31, 4), (0.01, 0.06, 0.6)),
+    ],
+    ids=["knots", "spline", "savgol"],
+)
+def test_derivatives_of_a_noisy_irregularly_sampled_sine(smoother, tol):
     rng = np.random.default_rng(2)
     t = np.cumsum(rng.uniform(0.02, 0.06, 400))  # uneven stamps, 10-30 ms apart … 60 ms
     q = np.sin(t) + 0.005 * rng.normal(size=t.size)  # 0.5 % of the amplitude
     obs = observed.Observations(t=t, q=q[:, None], trajectory=np.zeros(t.size))
-    smoother = observed.SmoothingSpline() if method == "spline" else observed.SavitzkyGolay(31, 4)
     est = observed.estimate(obs, smoother)
     inner = slice(20, -20)  # the ends of any smoother are worse; the middle is what is claimed
     for got, want, bound in zip((est.q, est.qdot, est.qddot), (np.sin(t), np.cos(t), -np.sin(t)), tol, strict=True):
