@@ -178,13 +178,20 @@ def test_savgol_is_exact_for_polynomials_on_uneven_stamps():
     np.testing.assert_allclose(est[2, :, 0], 1 + 1.8 * t, atol=1e-8)
 
 
-@pytest.mark.parametrize("method, tol", [("spline", (0.01, 0.04, 0.3)), ("savgol", (0.01, 0.06, 0.6))])
-def test_derivatives_of_a_noisy_irregularly_sampled_sine(method, tol):
+@pytest.mark.parametrize(
+    "smoother, tol",
+    [
+        (observed.KnotSpline(), (0.01, 0.04, 0.3)),
+        (observed.SmoothingSpline(), (0.01, 0.04, 0.3)),
+        (observed.SavitzkyGolay(31, 4), (0.01, 0.06, 0.6)),
+    ],
+    ids=["knots", "spline", "savgol"],
+)
+def test_derivatives_of_a_noisy_irregularly_sampled_sine(smoother, tol):
     rng = np.random.default_rng(2)
     t = np.cumsum(rng.uniform(0.02, 0.06, 400))  # uneven stamps, 10-30 ms apart … 60 ms
     q = np.sin(t) + 0.005 * rng.normal(size=t.size)  # 0.5 % of the amplitude
     obs = observed.Observations(t=t, q=q[:, None], trajectory=np.zeros(t.size))
-    smoother = observed.SmoothingSpline() if method == "spline" else observed.SavitzkyGolay(31, 4)
     est = observed.estimate(obs, smoother)
     inner = slice(20, -20)  # the ends of any smoother are worse; the middle is what is claimed
     for got, want, bound in zip((est.q, est.qdot, est.qddot), (np.sin(t), np.cos(t), -np.sin(t)), tol, strict=True):
@@ -502,6 +509,12 @@ def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendu
     metrics_ = json.loads(result.output.strip().splitlines()[-1])
     assert set(metrics_["rollout_error"]) == {"0.5", "1"} and metrics_["rollout_error"]["1"] > 0
     assert 0 < metrics_["valid_time"] <= 1.0 and metrics_["samples"] == len(obs)
+    # The trivial predictors' figures beside the model's, same horizons; a table of them without --json.
+    for baseline in ("hold", "constant_velocity"):
+        assert set(metrics_["baselines"][baseline]["rollout_error"]) == {"0.5", "1"}
+        assert 0 < metrics_["baselines"][baseline]["valid_time"] <= 1.0
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(csv_path), "--horizons", "0.5,1"])
+    assert result.exit_code == 0 and "hold (trivial)" in result.output and "constant velocity" in result.output
 
 
 def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):

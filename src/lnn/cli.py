@@ -360,6 +360,9 @@ def evaluate(
             print(json.dumps(result))
         else:
             console.print_json(json.dumps(result))
+            _observed_table(
+                result, f"{data_file.name}: {result['starts']} starts, error threshold {result['threshold']:g}"
+            )
         return
     if "observations" in meta and system is None:
         raise ConfigurationError(
@@ -712,6 +715,18 @@ def _metrics_table(results: dict, title: str) -> None:
             str(r["failed"]),
         )
     Console(width=max(console.width, 120)).print(table)  # narrow terminals would wrap every cell
+
+
+def _observed_table(result: dict, title: str) -> None:
+    """The model's rollout errors on measured data beside the trivial predictors' (``result["baselines"]``)."""
+    table = Table(title=title)
+    horizons = list(result["rollout_error"])
+    for col in ["predictor", *[f"error at {h} s" for h in horizons], "valid time"]:
+        table.add_column(col, justify="right")
+    rows = {"model": result, **{f"{name.replace('_', ' ')} (trivial)": r for name, r in result["baselines"].items()}}
+    for name, r in rows.items():
+        table.add_row(name, *[f"{r['rollout_error'][h]:.3g}" for h in horizons], f"{r['valid_time']:.3g} s")
+    Console(width=max(console.width, 100)).print(table)
 
 
 def main() -> None:

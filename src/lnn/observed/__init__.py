@@ -3,13 +3,16 @@
 * :class:`Observations` — samples (t, q[, q̇, q̈]) of one or many motions;
   :func:`load_table`, :func:`load_schmidt_lipson` read files, :func:`simulate`
   records a built-in system;
-* :func:`estimate` with a smoother (:class:`SmoothingSpline`, :class:`SavitzkyGolay`)
-  — velocities and accelerations from positions;
+* :func:`estimate` with a smoother (:class:`KnotSpline`, the default;
+  :class:`SavitzkyGolay`, :class:`SmoothingSpline`) — velocities and
+  accelerations from positions, each estimate held to the recording by the
+  residual check (:func:`check`, :func:`departures`, :func:`noise_level`);
 * :func:`windows`, :class:`TrajectoryObjective`, :class:`FreeInitialStates` —
   trajectory matching;
 * :func:`fit_observations` with a method (:class:`FromDerivatives`,
   :class:`TrajectoryMatching`) — a model learned from a recording;
-* :func:`observed_rollout_error` — how far ahead a model predicts a recording.
+* :func:`observed_rollout_error` — how far ahead a model predicts a recording,
+  beside trivial predictors.
 """
 
 from lnn.observed._evaluation import observed_rollout_error
@@ -37,7 +40,9 @@ from lnn.observed._matching import (
     windows,
 )
 from lnn.observed._observations import Observations, simulate
+from lnn.observed._residuals import Departure, check, departures, noise_level
 from lnn.observed._smoothing import (
+    KnotSpline,
     SavitzkyGolay,
     Smoother,
     SmoothingSpline,
@@ -50,10 +55,12 @@ from lnn.observed._smoothing import (
 __all__ = [
     "SCHMIDT_LIPSON_SOURCE",
     "STALL_FACTOR",
+    "Departure",
     "EstimatedStates",
     "FreeInitialStates",
     "FreeStates",
     "FromDerivatives",
+    "KnotSpline",
     "Method",
     "Observations",
     "SavitzkyGolay",
@@ -63,6 +70,8 @@ __all__ = [
     "TrajectoryObjective",
     "WarmStart",
     "Windows",
+    "check",
+    "departures",
     "describe",
     "estimate",
     "fit_observations",
@@ -71,6 +80,7 @@ __all__ = [
     "local_polynomial",
     "matching_loss",
     "noise_floor",
+    "noise_level",
     "observed_rollout_error",
     "require_samples",
     "shoot",

@@ -34,15 +34,20 @@ from lnn.errors import ConfigurationError
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._matching import FreeInitialStates, TrajectoryObjective, Windows, windows
 from lnn.observed._observations import Observations
-from lnn.observed._smoothing import Smoother, SmoothingSpline, estimate
+from lnn.observed._smoothing import KnotSpline, Smoother, estimate
 from lnn.training import Loss, TrainConfig, build_model, fit, refine, write_metrics_csv
 
 
 @dataclasses.dataclass(frozen=True)
 class FromDerivatives:
-    """Learn from the derivative estimate: the acceleration loss on smoothed q̇, q̈."""
+    """Learn from the derivative estimate: the acceleration loss on smoothed q̇, q̈.
 
-    smoother: Smoother = SmoothingSpline()
+    ``smoother``: the estimate (:func:`~lnn.observed.estimate`); it passes the
+    residual check or training stops with a :class:`~lnn.errors.DataError`
+    before it starts.
+    """
+
+    smoother: Smoother = KnotSpline()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,14 +102,15 @@ class TrajectoryMatching:
 
     ``window``: samples per window; ``every``: keep every k-th sample inside a
     window; ``dt``: the RK4 substep bound (seconds); ``smoother``: the estimate
-    that gives the windows' initial states; ``initial``: :class:`EstimatedStates`
-    or :class:`FreeStates`; ``warm_start``: an optional :class:`WarmStart`.
+    that gives the windows' initial states (checked as :class:`FromDerivatives`'s);
+    ``initial``: :class:`EstimatedStates` or :class:`FreeStates`; ``warm_start``:
+    an optional :class:`WarmStart`.
     """
 
     window: int = 11
     every: int = 3
     dt: float = 0.05
-    smoother: Smoother = SmoothingSpline()
+    smoother: Smoother = KnotSpline()
     initial: EstimatedStates | FreeStates = EstimatedStates()
     warm_start: WarmStart | None = None
 

@@ -15,8 +15,9 @@ the weights) and each window restarts from data, so errors do not compound.
 choices (``initial=``):
 
 * ``"estimated"`` (:class:`~lnn.observed.EstimatedStates`, the default) —
-  the smoothed position and estimated velocity there (:mod:`lnn.derivatives`,
-  smoothing spline by default). The same initial states are available at
+  the smoothed position and estimated velocity there
+  (:func:`~lnn.observed.estimate`, :class:`~lnn.observed.KnotSpline` by
+  default; checked against the recording either way). The same initial states are available at
   prediction time, and windows can start at every sample, so every sample
   serves as a start. The estimate's error (noise, and the smoother's bias that
   flattens peaks) enters every window, and the model partly learns to
@@ -63,7 +64,8 @@ from lnn.errors import ConfigurationError, DataError
 from lnn.integrate import rk4_trajectory
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._observations import Observations
-from lnn.observed._smoothing import SmoothingSpline, estimate, require_samples
+from lnn.observed._residuals import check
+from lnn.observed._smoothing import estimate, require_samples
 from lnn.training import AbstractObjective, Loss
 
 
@@ -123,7 +125,10 @@ def windows(
 
     ``initial`` (a :class:`~lnn.data.Dataset` aligned with ``obs``, e.g. from
     :func:`lnn.observed.estimate`) gives each window's initial state; by
-    default it is the smoothing spline's estimate.
+    default it is :func:`~lnn.observed.estimate`'s, with its default smoother.
+    Either way it must pass the residual check (:func:`~lnn.observed.check`: a
+    :class:`~lnn.errors.DataError` if its positions depart from the recording by
+    more than the noise).
     """
     if length < 2 or stride < 1 or every < 1:
         raise DataError(
@@ -132,9 +137,11 @@ def windows(
         )
     span = (length - 1) * every + 1
     if initial is None:
-        initial = estimate(obs, SmoothingSpline())
-    if len(initial) != len(obs):
+        initial = estimate(obs)  # checked there
+    elif len(initial) != len(obs):
         raise DataError(f"the initial-state estimate has {len(initial)} samples but the observations {len(obs)}.")
+    else:
+        check(obs, initial)
     idx, traj = [], []
     for t_id, seg in obs.segments():
         require_samples(obs, t_id, seg, span, f"a trajectory-matching window of {span} samples")
