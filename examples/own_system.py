@@ -22,9 +22,9 @@ system = lnn.System(
     q_high=(1.0, 1.0),
     cartesian_pairs=[(0, 1)],
 )
-data = lnn.random_states(system, jax.random.key(0), 3_000)
+data = lnn.random_states(system, jax.random.key(0), 2_000)
 model = lnn.LagrangianNN(2, key=jax.random.key(1), width=32, qdot_scale=2.0)
-model, history = lnn.fit(model, data, key=jax.random.key(2), config=lnn.TrainConfig(steps=1_500), progress=False)
-evaluation = lnn.evaluate(model, system, key=jax.random.key(3), protocol=lnn.Protocol(n_initial=4, t_end=10.0))
-found, _ = lnn.find_symmetries(model, system, jax.random.key(4), n_states=500, n_rollouts=2, t_end=2.0)
+model, history = lnn.fit(model, data, key=jax.random.key(2), config=lnn.TrainConfig(steps=1_000), progress=False)
+evaluation = lnn.evaluate(model, system, key=jax.random.key(3), protocol=lnn.Protocol(n_initial=3, t_end=5.0))
+found, _ = lnn.find_symmetries(model, system, jax.random.key(4), n_states=300, n_rollouts=1, t_end=1.0)
 print(f"energy error {evaluation.metrics['energy_error']:.2%}; symmetries: {[s.label for s in found.symmetries]}")

@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float
@@ -81,14 +82,29 @@ def accelerations(
             )
         f = dynamics.acceleration
     else:
-        f = functools.partial(
-            lagrangian_acceleration, as_lagrangian(dynamics), dissipation=dissipation, linear_solver=linear_solver
-        )
         check_linear_solver(linear_solver)
+        f = _EulerLagrange(as_lagrangian(dynamics), dissipation, linear_solver)
+    tau = None if force is None else as_force(force, q.shape[-1], q.dtype)
+    return _accelerations(f, q, qdot, tau)
 
-    if force is None:
+
+class _EulerLagrange(eqx.Module):
+    """q̈ of one state from L, D and a solver: a module, so that the compiled batch caches on it."""
+
+    L: Lagrangian
+    dissipation: Dissipation | None
+    linear_solver: LinearSolver | None
+
+    def __call__(self, q: Array, qdot: Array, force: Array | None = None) -> Array:
+        return lagrangian_acceleration(
+            self.L, q, qdot, dissipation=self.dissipation, force=force, linear_solver=self.linear_solver
+        )
+
+
+@eqx.filter_jit
+def _accelerations(f: Callable[..., Array], q: Array, qdot: Array, tau: Array | None) -> Array:
+    if tau is None:
         return jnp.vectorize(lambda a, b: f(a, b), signature="(n),(n)->(n)")(q, qdot)
-    tau = as_force(force, q.shape[-1], q.dtype)
     return jnp.vectorize(lambda a, b, t: f(a, b, force=t), signature="(n),(n),(n)->(n)")(q, qdot, tau)
 
 
@@ -96,32 +112,40 @@ def mass_matrix(
     lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
 ) -> Float[Array, "... n n"]:
     r""":math:`M = \partial^2 L / \partial\dot q\,\partial\dot q^\top`, shape ``(..., n, n)``."""
-    L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
-    return jnp.vectorize(lambda a, b: mass_matrix_of_state(L, a, b), signature="(n),(n)->(n,n)")(q, qdot)
+    return _over_states(mass_matrix_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->(n,n)")
 
 
 def momenta(
     lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
 ) -> Float[Array, "... n"]:
     r"""Canonical momenta :math:`p = \partial L/\partial\dot q`, shape ``(..., n)``."""
-    L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
-    return jnp.vectorize(jax.grad(L, argnums=1), signature="(n),(n)->(n)")(q, qdot)
+    return _over_states(_momentum_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->(n)")
 
 
 def energy(
     lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
 ) -> Float[Array, "..."]:
     r"""Energy :math:`E = \dot q\cdot\partial L/\partial\dot q - L` (the Noether charge of time translation)."""
-    L = as_lagrangian(lagrangian)
     q, qdot = as_state(q, qdot)
+    return _over_states(_energy_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->()")
 
-    def one(a, b):
-        value, p = jax.value_and_grad(L, argnums=1)(a, b)
-        return jnp.dot(b, p) - value
 
-    return jnp.vectorize(one, signature="(n),(n)->()")(q, qdot)
+@eqx.filter_jit
+def _over_states(per_state: Callable, L: Lagrangian, q: Array, qdot: Array, signature: str) -> Array:
+    """``per_state(L, q, qdot)`` over the leading axes, compiled: op by op, batched derivatives of L take
+    seconds per call. L's arrays (a network's weights) are traced; the rest of it is static."""
+    return jnp.vectorize(functools.partial(per_state, L), signature=signature)(q, qdot)
+
+
+def _momentum_of_state(L: Lagrangian, q: Array, qdot: Array) -> Array:
+    return jax.grad(L, argnums=1)(q, qdot)
+
+
+def _energy_of_state(L: Lagrangian, q: Array, qdot: Array) -> Array:
+    value, p = jax.value_and_grad(L, argnums=1)(q, qdot)
+    return jnp.dot(qdot, p) - value
 
 
 def _constant(value: Array, q: Array) -> Array:

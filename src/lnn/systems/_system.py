@@ -201,8 +201,7 @@ class System(AbstractLagrangian):
 
     def energy(self, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
         """True energy E(q, q̇) = q̇·∂L/∂q̇ − L, batched over leading axes."""
-        q, qdot = as_state(q, qdot)
-        return _energy(self, q, qdot)
+        return energy(self.lagrangian, q, qdot)
 
     def potential(self, q: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
         """V(q) = −L(q, 0) (the potential for Lagrangians T − V with T vanishing at rest); batched."""
@@ -321,11 +320,6 @@ class System(AbstractLagrangian):
             q = self.sample_configurations(jax.random.key(0), _SCALE_SAMPLES)
             scale = float(np.max(np.abs(np.asarray(_potential(self, q)))))
         return scale if math.isfinite(scale) and scale > 0 else None
-
-
-@eqx.filter_jit
-def _energy(system: System, q: Array, qdot: Array) -> Array:
-    return energy(system.lagrangian, q, qdot)
 
 
 # Sampling runs these compiled: op by op, the batched Hessians take seconds per call. A system
