@@ -1,4 +1,4 @@
-"""The README's gallery: one `lnn compare` per built-in system, one figure each, with the command that made it.
+"""The docs' gallery: one `lnn compare` per built-in system, one figure each, with the command that made it.
 
 For every system in ``lnn.systems.names()`` (so systems added later appear when
 this is rerun) it runs
@@ -6,9 +6,9 @@ this is rerun) it runs
     lnn compare SYSTEM --models lnn,hnn,baseline --steps S --n-train N --n-initial K --out RUNS/SYSTEM
 
 copies ``RUNS/SYSTEM/figures/overview.png`` (motion, phase portrait, energy error
-over time) to ``docs/gallery/SYSTEM.png``, and rewrites the README's section
-between ``<!-- gallery:start -->`` and ``<!-- gallery:end -->`` with each figure,
-its command and its numbers.
+over time) to ``docs/gallery/SYSTEM.png``, and rewrites the section of
+``docs/gallery.md`` between ``<!-- gallery:start -->`` and ``<!-- gallery:end -->``
+with each figure, its command and its numbers.
 
     python benchmarks/gallery.py                       # all systems, 5,000 steps per model
     python benchmarks/gallery.py --systems pendulum --steps 1000
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from io import BytesIO
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def command(system: str, args) -> list[str]:
     ]
 
 
-def section(entries: list[tuple[str, list[str], dict]], args) -> str:
+def section(entries: list[tuple[str, list[str], dict]], args, figures: str) -> str:
+    """The gallery's Markdown; ``figures`` is the figures' folder relative to the page."""
     parts = [
         f"Made by `python benchmarks/gallery.py --steps {args.steps}` on {machine_description()}. "
         "Each system is one `lnn compare` run: the same training states and the same number of training "
@@ -82,7 +84,7 @@ def section(entries: list[tuple[str, list[str], dict]], args) -> str:
             "lnn " + " ".join(cmd),
             "```",
             "",
-            f"![{system}](docs/gallery/{system}.png)",
+            f"![{system}]({figures}/{system}.png)",
             "",
             "| model | derivative loss | rollout error (≤ 10 s) | energy error | valid time |",
             "|---|---|---|---|---|",
@@ -106,7 +108,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", default="runs/gallery", help="folder for the compare runs")
     p.add_argument("--docs", default="docs/gallery", help="folder for the committed figures")
-    p.add_argument("--readme", default="README.md", help="README whose gallery section is rewritten ('' to skip)")
+    p.add_argument("--page", default="docs/gallery.md", help="page whose gallery section is rewritten ('' to skip)")
     args = p.parse_args()
 
     entries = []
@@ -118,18 +120,19 @@ def main() -> None:
         small_copy(figure, Path(args.docs) / f"{system}.png")
         results = json.loads((Path(args.runs) / system / "results.json").read_text())
         entries.append((system, cmd, results))
-    text = section(entries, args)
+    page = Path(args.page) if args.page else None
+    figures = os.path.relpath(args.docs, page.parent) if page else args.docs
+    text = section(entries, args, figures)
     io.write_text(Path(args.runs) / "gallery.md", text + "\n")
-    if args.readme:
-        readme = Path(args.readme)
-        old = readme.read_text()
+    if page:
+        old = page.read_text()
         if START in old and END in old:
             head, rest = old.split(START, 1)
             _, tail = rest.split(END, 1)
-            io.write_text(readme, f"{head}{START}\n{text}\n{END}{tail}")
-            print(f"rewrote the gallery section of {readme}")
+            io.write_text(page, f"{head}{START}\n{text}\n{END}{tail}")
+            print(f"rewrote the gallery section of {page}")
         else:
-            print(f"{readme} has no {START} ... {END} section; the gallery is in {Path(args.runs) / 'gallery.md'}")
+            print(f"{page} has no {START} ... {END} section; the gallery is in {Path(args.runs) / 'gallery.md'}")
 
 
 if __name__ == "__main__":
