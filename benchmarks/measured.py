@@ -3,7 +3,7 @@
 For every measured motion (real pendulum, real double pendulum, real spring
 systems; Schmidt & Lipson, Science 2009) the first ``--fraction`` of each
 trajectory is the training data: positions are smoothed and differentiated
-(``lnn.observed.estimate``, smoothing spline), the last 20 % of that part
+(``lnn.observed.estimate``, its default smoother), the last 20 % of that part
 validates. Three models are trained for the same wall-clock budget: an LNN, an
 LNN + learned Rayleigh dissipation (``lnn.models.with_dissipation``) and the
 black-box baseline. Each then predicts the held-out rest of the recording from

@@ -116,7 +116,6 @@ def test_trajectory_frames_follow_the_exact_motion(spring_trajectories):
     assert np.unique(starts).size == 12
 
 
-@pytest.mark.slow
 def test_double_pendulum_trajectory_follows_true_rollout():
     system = lnn.systems.get("double_pendulum")
     ds = data.trajectories(system, jax.random.key(3), 2, duration=1.0, fps=10.0)

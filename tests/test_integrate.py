@@ -44,7 +44,6 @@ oscillator_dynamics = lnn.FunctionDynamics(oscillator, 1)
 # ------------------------------------------------------------ energy conservation
 
 
-@pytest.mark.slow
 def test_true_double_pendulum_conserves_energy_over_100_seconds(key):
     system = lnn.systems.get("double_pendulum")
     q0, qdot0 = sample_states(system, key, 3)

@@ -380,6 +380,7 @@ def test_learning_settings_are_checked_before_training():
         )
 
 
+@pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
 def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pendulum_windows, tmp_path):
     from lnn.observed import FreeStates, TrajectoryMatching, fit_observations
 
@@ -404,6 +405,7 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
     assert len(csv_lines) == 1 + len(history) and csv_lines[0].endswith(",relinked")
 
 
+@pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
 def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion(pendulum_windows):
     from lnn.observed import FreeStates, TrajectoryMatching, WarmStart, fit_observations
 
@@ -433,6 +435,7 @@ def test_the_noise_floor_is_the_noise_in_the_matching_loss_units():
         assert 0.5 * noise**2 < observed.noise_floor(obs, est, "l2") < noise**2
 
 
+@pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
 def test_a_stalled_matching_stage_is_trained_again_from_the_warm_start(pendulum_windows, monkeypatch, tmp_path):
     from lnn.observed import FreeStates, TrajectoryMatching, WarmStart, _learning, fit_observations
 
@@ -517,6 +520,7 @@ def test_cli_trains_on_a_csv_and_evaluates_held_out_data_as_json(tmp_path, pendu
     assert result.exit_code == 0 and "hold (trivial)" in result.output and "constant velocity" in result.output
 
 
+@pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
 def test_cli_passes_the_matching_recipe_through(tmp_path, pendulum_windows):
     from typer.testing import CliRunner
 

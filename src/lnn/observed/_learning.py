@@ -142,10 +142,14 @@ Method = FromDerivatives | TrajectoryMatching
 
 def describe(method: Method) -> dict[str, Any]:
     """A JSON-ready record of a method (for run configs): its class and settings, nested."""
-    out: dict[str, Any] = {"method": type(method).__name__}
-    for field in dataclasses.fields(method):
-        value = getattr(method, field.name)
-        out[field.name] = describe(value) if dataclasses.is_dataclass(value) else value
+    return _describe(method)
+
+
+def _describe(settings: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": type(settings).__name__}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        out[field.name] = _describe(value) if dataclasses.is_dataclass(value) else value
     return out
 
 
@@ -240,10 +244,12 @@ def fit_observations(
     )
     if method.warm_start is not None and not method.warm_start.if_stalled:
         net = warm(net)
+    assert isinstance(train, Windows) and isinstance(val, Windows)  # matching trains on windows
     objective = TrajectoryObjective.for_windows(train, val, dt=method.dt, loss=train_config.loss)
+    train_windows = train
 
     def start(m):
-        return FreeInitialStates.start(m, train) if isinstance(method.initial, FreeStates) else m
+        return FreeInitialStates.start(m, train_windows) if isinstance(method.initial, FreeStates) else m
 
     # Free initial states are relinked before every L-BFGS stage, so those stages are run here, not in fit.
     adam_config = dataclasses.replace(train_config, lbfgs_steps=0) if staged else train_config
@@ -318,6 +324,7 @@ def _refine_stage(trained, windows_before, obs, est, method, train_config, k_spl
     """
     t0 = time.perf_counter()
     train, val, _ = training_sets(obs, method, train_config, k_split, est)
+    assert isinstance(train, Windows) and isinstance(val, Windows)  # matching trains on windows
     objective = TrajectoryObjective.for_windows(train, val, dt=method.dt, loss="l2")
     states, choice = trained.carried_to(windows_before, train).relinked(train, objective)
     params, static = eqx.partition(states, eqx.is_inexact_array)

@@ -97,7 +97,7 @@ def load_table(
     meta = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
     return Observations(
         t=columns[time],
-        q=stack(coords),
+        q=np.stack([columns[c] for c in coords], axis=1),
         trajectory=traj.astype(np.int64),
         qdot=stack(vels),
         qddot=stack(accs),
@@ -119,6 +119,7 @@ def _missing_columns(path: Path, wanted: list[str], have: list[str]) -> None:
 def _read_csv(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
     text = path.read_text()
     header, header_line = None, 0
+    idx: list[int] = []
     values: list[list[float]] = []
     rows: list[int] = []
     for line_no, row in _csv_rows(text):

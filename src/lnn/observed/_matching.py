@@ -289,10 +289,14 @@ class FreeInitialStates(eqx.Module):
         previous = np.full(len(w), -1)
         previous[following[following >= 0]] = np.flatnonzero(following >= 0)
         dtype = self.q0.dtype
-        arrays = (jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0, w.spread))
+        q, tau, q0, qdot0, spread = (jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0, w.spread))
         relinked, choice = _relink(
             self,
-            *arrays,
+            q,
+            tau,
+            q0,
+            qdot0,
+            spread,
             jnp.asarray(previous),
             jnp.asarray(following),
             angles=tuple(w.angles),

@@ -48,7 +48,7 @@ class Observations:
     qddot: np.ndarray | None = None
     coordinates: tuple[str, ...] = ()
     angles: tuple[bool, ...] = ()
-    rows: np.ndarray | None = None
+    rows: np.ndarray = None  # pyright: ignore[reportAssignmentType]  # None: 0 … N − 1, set in __post_init__
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
