@@ -7,6 +7,10 @@
   under jaxtyping's import hook with beartype, so every annotated function checks
   its arguments' shapes (``Float[Array, "B n"]``). Off by default: checking
   every call slows the suite, and CI keeps it within its time limit.
+* JAX's persistent compilation cache (``LNN_JAX_CACHE``, default a folder in the
+  system's temporary directory): tests compile many identical programs (the same
+  model structure, the same true system), and both workers share what either
+  compiled; its keys include the program and the JAX version, so it is never stale.
 * Hypothesis: JIT compilation makes the first example of a property test slow, so
   there is no deadline. The default profile is derandomised (same examples every
   run, for CI); ``HYPOTHESIS_PROFILE=thorough`` runs many more, randomised.
@@ -14,10 +18,16 @@
 """
 
 import os
+import tempfile
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+_cache = os.environ.get("LNN_JAX_CACHE", os.path.join(tempfile.gettempdir(), "lnn-tests-jax-cache"))
+if _cache:  # LNN_JAX_CACHE= (empty) compiles everything afresh
+    jax.config.update("jax_compilation_cache_dir", _cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
