@@ -135,7 +135,7 @@ def main() -> None:
 
 def _cg_iterations(model, q, qdot) -> int:
     """Conjugate-gradient iterations to the default tolerance for one state (counted by hand)."""
-    (dL_dq, _), push = jax.linearize(jax.grad(model, argnums=(0, 1)), q, qdot)
+    (dL_dq, _), push = jax.linearize(jax.grad(model.lagrangian, argnums=(0, 1)), q, qdot)
     zeros = jnp.zeros_like(q)
     b = dL_dq - push(qdot, zeros)[1]
     tol = 1e-10 if q.dtype == jnp.float64 else 1e-5
