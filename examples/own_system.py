@@ -5,23 +5,16 @@ python examples/own_system.py
 
 import jax
 
-jax.config.update("jax_enable_x64", True)  # physics in float64 (import lnn leaves this to you)
-import lnn  # noqa: E402
+import lnn
+
+jax.config.update("jax_enable_x64", True)  # physics in float64: import lnn leaves this choice to you
 
 
-def lagrangian(q, qdot, *, m, k):  # a mass on a spring in a plane: L = ½ m |q̇|² − ½ k |q|²
-    return 0.5 * m * qdot @ qdot - 0.5 * k * q @ q
+def lagrangian(q, qdot):  # a unit mass on a spring in a plane: L = ½ |q̇|² − 2 |q|²
+    return 0.5 * qdot @ qdot - 2.0 * q @ q
 
 
-system = lnn.System(
-    "planar_spring",
-    ("x", "y"),
-    lagrangian,
-    parameters={"m": 1.0, "k": 4.0},
-    q_low=(-1.0, -1.0),
-    q_high=(1.0, 1.0),
-    cartesian_pairs=[(0, 1)],
-)
+system = lnn.System("planar_spring", ("x", "y"), lagrangian, q_low=(-1, -1), q_high=(1, 1), cartesian_pairs=[(0, 1)])
 data = lnn.random_states(system, jax.random.key(0), 2_000)
 model = lnn.LagrangianNN(2, key=jax.random.key(1), width=32, qdot_scale=2.0)
 model, history = lnn.fit(model, data, key=jax.random.key(2), config=lnn.TrainConfig(steps=1_000), progress=False)
