@@ -3,10 +3,12 @@
 * float64 is switched on here, before any array exists: every physics tolerance
   in these tests (1e-9 relative and tighter) relies on it, and ``import lnn``
   deliberately leaves JAX's configuration alone.
-* Runtime shape and type checks, opt-in: with ``LNN_TYPECHECK=1`` lnn is imported
-  under jaxtyping's import hook with beartype, so every annotated function checks
-  its arguments' shapes (``Float[Array, "B n"]``). Off by default: checking
-  every call slows the suite, and CI keeps it within its time limit.
+* Runtime shape and type checks: lnn is imported under jaxtyping's import hook with
+  beartype, so every annotated function checks its arguments' types and shapes
+  (``Float[Array, "B n"]``) on every call (under ``jit``, once per trace).
+  ``LNN_TYPECHECK=0`` imports lnn without them. A test that hands lnn a wrong
+  type or shape on purpose, to test lnn's own message, is marked ``wrong_types``
+  and runs with the checker paused (it would reject the input first).
 * JAX's persistent compilation cache (``LNN_JAX_CACHE``, default a folder in the
   system's temporary directory): tests compile many identical programs (the same
   model structure, the same true system), and both workers share what either
@@ -29,11 +31,12 @@ if _cache:  # LNN_JAX_CACHE= (empty) compiles everything afresh
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
+import jaxtyping  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 from jaxtyping import install_import_hook  # noqa: E402
 
-if os.environ.get("LNN_TYPECHECK", "0") == "1":
+if os.environ.get("LNN_TYPECHECK", "1") == "1":
     with install_import_hook("lnn", "_typecheck.typechecker"):
         import lnn
 else:
@@ -42,6 +45,20 @@ else:
 settings.register_profile("lnn", deadline=None, max_examples=25, derandomize=True)
 settings.register_profile("thorough", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lnn"))
+
+
+@pytest.fixture(autouse=True)
+def _checker_paused_for_wrong_types(request):
+    """Pause the runtime type checker for a test marked ``wrong_types``."""
+    if request.node.get_closest_marker("wrong_types") is None:
+        yield
+        return
+    paused = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", paused)
 
 
 @pytest.fixture

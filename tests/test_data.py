@@ -351,6 +351,7 @@ def test_dataset_with_mismatched_shapes(overrides, match):
         _dataset(**overrides)
 
 
+@pytest.mark.wrong_types
 def test_dataset_coerces_types_and_subsets():
     ds = _dataset(q=np.arange(24, dtype=np.int32).reshape(12, 2), trajectory=[0, 1] * 6, t=list(range(12)))
     assert ds.q.dtype == np.float64 and ds.trajectory.dtype == np.int64 and ds.t.dtype == np.float64

@@ -272,6 +272,7 @@ def test_non_increasing_or_nonfinite_times_raise(ts, solver, spring_ic):
         lnn.rollout(oscillator_dynamics, x0, v0, ts, solver=solver)
 
 
+@pytest.mark.wrong_types
 @pytest.mark.parametrize("ts", [[0.0], [], [[0.0, 1.0]], 1.0])
 def test_too_few_or_misshapen_times_raise_shape_error(ts, spring_ic):
     x0, v0 = spring_ic
@@ -287,6 +288,7 @@ def test_a_controller_with_rk4_is_refused(spring_ic):
         lnn.rollout(oscillator_dynamics, x0, v0, [0.0, 1.0], stepsize_controller=diffrax.PIDController(1e-6, 1e-6))
 
 
+@pytest.mark.wrong_types
 def test_something_that_is_no_dynamics_is_refused(spring_ic):
     from lnn.errors import ModelTypeError
 
@@ -308,6 +310,7 @@ def test_a_failed_adaptive_solve_is_nan_not_an_exception(spring_ic):
     assert not np.all(np.isfinite(q[:, -1]))
 
 
+@pytest.mark.wrong_types
 def test_mismatched_initial_state_raises(spring_ic):
     with pytest.raises(ShapeError):
         lnn.rollout(oscillator_dynamics, jnp.zeros((3, 1)), jnp.zeros((3, 2)), [0.0, 1.0])

@@ -356,6 +356,7 @@ def test_singular_mass_matrix_gives_nonfinite_accelerations_not_silent_values():
 # ------------------------------------------------------------------- bad input
 
 
+@pytest.mark.wrong_types
 @pytest.mark.parametrize("fn", [lnn.accelerations, lnn.energy, lnn.momenta, lnn.mass_matrix, lnn.mass_matrix_report])
 def test_mismatched_shapes_raise_shape_error(fn):
     L = lnn.systems.get("double_pendulum").lagrangian
@@ -368,6 +369,7 @@ def test_mismatched_shapes_raise_shape_error(fn):
         fn(L, jnp.zeros((4, 2)), jnp.zeros((2,)))
 
 
+@pytest.mark.wrong_types
 def test_scalar_state_raises_shape_error():
     L = lnn.systems.get("spring").lagrangian
     with pytest.raises(ShapeError, match=r"n >= 1"):
@@ -376,6 +378,7 @@ def test_scalar_state_raises_shape_error():
         lnn.energy(L, jnp.float64(1.0), jnp.float64(0.0))
 
 
+@pytest.mark.wrong_types
 def test_shape_error_is_a_value_error_and_lnn_error():
     from lnn.errors import LnnError
 
@@ -447,6 +450,7 @@ def test_dissipation_and_solver_apply_to_a_lagrangian_function_not_a_model():
         lnn.accelerations(model, jnp.ones(2), jnp.ones(2), dissipation=lambda q, v: 0.5 * v @ v)
 
 
+@pytest.mark.wrong_types
 def test_a_black_box_has_no_lagrangian():
     from lnn.errors import ModelTypeError
 

@@ -125,6 +125,7 @@ def test_a_short_training_run_reduces_the_loss():
         assert after < 0.75 * before, (kind, before, after)
 
 
+@pytest.mark.wrong_types
 def test_build_and_shape_errors():
     q = jnp.zeros((4, 8))
     with pytest.raises(ValueError, match="density"):

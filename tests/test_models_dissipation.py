@@ -333,6 +333,7 @@ def test_fit_trains_on_driven_trajectories(damped_motion):
 # --------------------------------------------------------------------- bad input
 
 
+@pytest.mark.wrong_types
 def test_bad_forces_and_dampings_are_refused_with_a_fix():
     system = lnn.systems.get("pendulum")
     q = np.zeros((4, 1))

@@ -221,7 +221,8 @@ def pendulum_windows():
 def test_true_dynamics_match_noise_free_windows(pendulum_windows):
     system, _, w = pendulum_windows
     obj = observed.TrajectoryObjective.for_windows(w, dt=0.01)
-    samples, _, constants = obj.prepare(None, w, w, jnp.float64)
+    true = lnn.FunctionDynamics(lambda q, v: -9.8 * jnp.sin(q), 1)
+    samples, _, constants = obj.prepare(true, w, w, jnp.float64)
     loss = jax.jit(lambda g: obj(lnn.FunctionDynamics(lambda q, v: -g * jnp.sin(q), 1), samples, constants))
     assert float(loss(9.8)) < 2e-3  # only the initial-state estimate's error
     assert float(loss(12.0)) > 3 * float(loss(9.8))
@@ -242,7 +243,7 @@ def test_matching_loss_gradient_matches_finite_differences(pendulum_windows):
     system, obs, w = pendulum_windows
     model = lnn.LagrangianNN(1, key=jax.random.key(4), width=8, depth=1, angles=(True,), qdot_scale=3.0)
     obj = observed.TrajectoryObjective.for_windows(w, dt=0.05, loss="l2")
-    samples, _, constants = obj.prepare(None, w, w, jnp.float64)
+    samples, _, constants = obj.prepare(model, w, w, jnp.float64)
     samples = tuple(a[:6] for a in samples)
     params, static = eqx.partition(model, eqx.is_inexact_array)
     loss = jax.jit(lambda p: obj(eqx.combine(p, static), samples, constants))
@@ -262,7 +263,7 @@ def test_a_short_matching_run_with_free_initial_states_reduces_the_error(pendulu
     obj = observed.TrajectoryObjective.for_windows(train, val, dt=0.05)
     start = observed.FreeInitialStates.start(model, train)
     loss = eqx.filter_jit(obj)
-    samples, val_samples, constants = obj.prepare(None, train, val, jnp.float64)
+    samples, val_samples, constants = obj.prepare(model, train, val, jnp.float64)
     # Started at the estimates, the free states give exactly the estimated-state loss.
     np.testing.assert_allclose(
         float(loss(start, samples, constants)), float(loss(model, samples, constants)), rtol=1e-12
@@ -334,7 +335,7 @@ def test_relinking_frees_trapped_states_with_the_neighbours_continuation():
     np.testing.assert_allclose(np.asarray(relinked.qdot0), true_v, atol=1e-6)
     wrap = lambda d: np.mod(d + np.pi, 2 * np.pi) - np.pi
     np.testing.assert_allclose(wrap(np.asarray(relinked.q0) - true_q), 0, atol=1e-6)
-    samples, _, constants = objective.prepare(None, w, w, jnp.float64)
+    samples, _, constants = objective.prepare(pendulum, w, w, jnp.float64)
     per_window = lambda s: np.asarray(
         observed.window_losses(
             pendulum,

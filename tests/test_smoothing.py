@@ -122,6 +122,7 @@ def test_the_noise_level_is_read_from_the_data_on_uneven_stamps():
         np.testing.assert_allclose(observed.noise_level(t, y), sigma, rtol=0.1)
 
 
+@pytest.mark.wrong_types
 def test_a_knot_spacing_is_checked_when_the_smoother_is_made():
     for every in (1, 0, 2.5):
         with pytest.raises(ConfigurationError, match="knot spacing every must be a whole number of samples >= 2"):

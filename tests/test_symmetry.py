@@ -212,6 +212,7 @@ def test_discovered_charges_are_conserved_along_true_rollouts_and_broken_ones_ar
         ("not a function", "not a function"),
     ],
 )
+@pytest.mark.wrong_types
 def test_bad_generators_are_refused_with_the_fix(xi, phrase):
     L = lambda q, v: 0.5 * jnp.dot(v, v)
     q = jnp.ones((5, 2))
@@ -221,6 +222,7 @@ def test_bad_generators_are_refused_with_the_fix(xi, phrase):
         assert isinstance(info.value, LnnError)
 
 
+@pytest.mark.wrong_types
 def test_other_user_errors():
     L = lambda q, v: 0.5 * jnp.dot(v, v) - jnp.sum(q**2)
     q = rand(0, (10, 2))

@@ -263,6 +263,7 @@ def test_sample_near_rest(key):
     assert abs(float(jnp.mean(qdot2))) < 0.05
 
 
+@pytest.mark.wrong_types
 @pytest.mark.parametrize("name", SYSTEM_NAMES)
 def test_closed_form_accelerations_check_shapes(name):
     system = lnn.systems.get(name)
@@ -294,6 +295,7 @@ def test_fput_chain_accelerations_match_closed_form(key):
     assert not np.allclose(linear.closed_form_accelerations(q, qdot), system.closed_form_accelerations(q, qdot))
 
 
+@pytest.mark.wrong_types
 @pytest.mark.parametrize("n", [0, 2.5])
 def test_spring_chain_needs_a_whole_number_of_masses(n):
     with pytest.raises(ValueError, match="whole number"):

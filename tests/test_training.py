@@ -136,6 +136,7 @@ def test_checkpoints_metrics_and_resume_after_interruption(pendulum_data, tmp_pa
     assert meta["val_loss"] == pytest.approx(min(h["val_loss"] for h in resumed))
 
 
+@pytest.mark.wrong_types
 def test_fit_rejects_bad_input(pendulum_data):
     _, ds = pendulum_data
     with pytest.raises(DataError, match="coordinates"):

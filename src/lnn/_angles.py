@@ -8,12 +8,15 @@ everywhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from jaxtyping import ArrayLike
 
 
-def wrapped_difference(a: ArrayLike, b: ArrayLike, angles: Sequence[bool]) -> np.ndarray:
+def wrapped_difference(
+    a: ArrayLike | Sequence[Any], b: ArrayLike | Sequence[Any], angles: Sequence[bool]
+) -> np.ndarray:
     """a − b, with the differences of angle coordinates (last axis) wrapped to (−π, π]."""
     d = np.asarray(a) - np.asarray(b)
     with np.errstate(invalid="ignore"):  # inf/NaN of a blown-up rollout stay NaN

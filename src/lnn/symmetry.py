@@ -75,7 +75,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from lnn import mechanics
 from lnn.errors import SymmetryError
@@ -164,8 +164,8 @@ def even_part(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
 
 def is_time_reversal_even(
     lagrangian: AbstractLagrangian | Lagrangian,
-    q: Float[Array, "... n"],
-    qdot: Float[Array, "... n"],
+    q: Float[ArrayLike, "... n"],
+    qdot: Float[ArrayLike, "... n"],
     *,
     rtol: float = 1e-10,
 ) -> bool:
@@ -208,7 +208,10 @@ def _per_state(L: Lagrangian, xi: Generator, q, qdot, one) -> Array:
 
 
 def noether_charge(
-    lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]
+    lagrangian: AbstractLagrangian | Lagrangian,
+    xi: Generator,
+    q: Float[ArrayLike, "... n"],
+    qdot: Float[ArrayLike, "... n"],
 ) -> Float[Array, "..."]:
     r"""Noether charge :math:`Q = \partial L/\partial\dot q\cdot\xi(q)`, batched over leading axes."""
     L = as_lagrangian(lagrangian)
@@ -216,7 +219,10 @@ def noether_charge(
 
 
 def invariance_defect(
-    lagrangian: AbstractLagrangian | Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]
+    lagrangian: AbstractLagrangian | Lagrangian,
+    xi: Generator,
+    q: Float[ArrayLike, "... n"],
+    qdot: Float[ArrayLike, "... n"],
 ) -> Float[Array, "..."]:
     r"""δL = d/dε L(q + ε ξ(q), q̇ + ε Dξ(q) q̇) at ε = 0, batched; 0 for a symmetry of L."""
     L = as_lagrangian(lagrangian)
@@ -271,7 +277,9 @@ def _flatten_states(L, xis, q, qdot, names):
     return q, qdot
 
 
-def symmetry_score(L: Lagrangian, xi: Generator, q: Float[Array, "... n"], qdot: Float[Array, "... n"]) -> float:
+def symmetry_score(
+    L: Lagrangian, xi: Generator, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
+) -> float:
     """The normalised invariance defect s(ξ) ∈ [0, 1] over the given states (see module docstring)."""
     L = as_lagrangian(L)
     q, qdot = _flatten_states(L, [xi], q, qdot, ["generator"])
@@ -360,8 +368,8 @@ class Discovery:
 def discover(
     L: AbstractLagrangian | Lagrangian,
     candidate_list: Sequence[Candidate],
-    q: Float[Array, "... n"],
-    qdot: Float[Array, "... n"],
+    q: Float[ArrayLike, "... n"],
+    qdot: Float[ArrayLike, "... n"],
     *,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Discovery:

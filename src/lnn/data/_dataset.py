@@ -11,7 +11,7 @@ import io as _io
 import json
 import os
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -89,6 +89,10 @@ class Dataset:
         )
 
 
+S = TypeVar("S", bound="Splittable")
+
+
+@runtime_checkable
 class Splittable(Protocol):
     """Samples grouped by trajectory that can be split: a :class:`Dataset`, or trajectory-matching windows.
 
@@ -103,10 +107,7 @@ class Splittable(Protocol):
 
     def __len__(self) -> int: ...
 
-    def subset(self, mask_or_index: Any) -> Self: ...
-
-
-S = TypeVar("S", bound=Splittable)
+    def subset(self: S, mask_or_index: Any) -> S: ...
 
 
 def split(dataset: S, fraction: float, key: jax.Array) -> tuple[S, S]:

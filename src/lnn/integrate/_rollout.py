@@ -31,8 +31,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
+from lnn._typing import States, TimedForces, Times
 from lnn.errors import ConfigurationError, DataError, ModelTypeError, ShapeError
 from lnn.mechanics import AbstractDynamics, EulerLagrange, Lagrangian, as_force, as_state
 
@@ -70,15 +71,15 @@ def as_dynamics(dynamics: AbstractDynamics | Lagrangian, n: int) -> AbstractDyna
 
 def rollout(
     dynamics: AbstractDynamics | Lagrangian,
-    q0: Float[ArrayLike, "... n"],
-    qdot0: Float[ArrayLike, "... n"],
-    ts: Float[ArrayLike, " T"],
+    q0: States,
+    qdot0: States,
+    ts: Times,
     *,
     solver: Solver = RK4(),
     stepsize_controller: diffrax.AbstractStepSizeController | None = None,
     dt0: float | None = None,
     max_steps: int = 1_000_000,
-    force: Callable[[Array], Array] | Float[ArrayLike, "... T n"] | None = None,
+    force: Callable[[Array], Array] | TimedForces | None = None,
 ) -> tuple[Float[Array, "... T n"], Float[Array, "... T n"]]:
     """Integrate from ``(q0, qdot0)`` at time ``ts[0]`` and return ``(q, qdot)`` at every ``ts``.
 

@@ -31,7 +31,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from lnn.errors import ModelTypeError
 from lnn.mechanics._euler_lagrange import Dissipation, Lagrangian, lagrangian_acceleration
@@ -64,7 +64,7 @@ class AbstractDynamics(eqx.Module):
         """q̈ at one state, under the generalized force ``force`` (τ, shape ``(n,)``) if given."""
 
     def accelerations(
-        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+        self, q: Float[ArrayLike, "B n"], qdot: Float[ArrayLike, "B n"], force: Float[ArrayLike, "B n"] | None = None
     ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (a model may override it with a faster batched path)."""
         return _batched(self.acceleration, q, qdot, force)

@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
+from lnn._typing import States
 from lnn.errors import ShapeError
 from lnn.mechanics._solve import LinearSolver, solve_products
 
@@ -30,7 +31,7 @@ Dissipation = Callable[[Array, Array], Array]
 """A Rayleigh dissipation function ``D(q, qdot) -> scalar`` of one state."""
 
 
-def as_state(q: ArrayLike, qdot: ArrayLike) -> tuple[Array, Array]:
+def as_state(q: States, qdot: States) -> tuple[Array, Array]:
     """Check and convert a state ``(q, qdot)`` of shape ``(..., n)`` to float arrays of one dtype."""
     q = jnp.asarray(q)
     qdot = jnp.asarray(qdot)
@@ -43,7 +44,7 @@ def as_state(q: ArrayLike, qdot: ArrayLike) -> tuple[Array, Array]:
     return q.astype(dtype), qdot.astype(dtype)
 
 
-def as_force(force: ArrayLike, n: int, dtype=None) -> Array:
+def as_force(force: States, n: int, dtype=None) -> Array:
     """Check a generalized force τ: a float array whose last axis has the ``n`` coordinates."""
     tau = jnp.asarray(force, dtype=dtype)
     if tau.ndim == 0 or tau.shape[-1] != n:

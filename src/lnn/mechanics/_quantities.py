@@ -17,14 +17,15 @@ for :func:`accelerations`, any :class:`AbstractDynamics`:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
+from lnn._typing import States
 from lnn.errors import ConfigurationError, ModelTypeError, ShapeError, SingularMassMatrixError
 from lnn.mechanics._dynamics import AbstractDynamics, AbstractLagrangian
 from lnn.mechanics._euler_lagrange import (
@@ -56,11 +57,11 @@ def as_lagrangian(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
 
 def accelerations(
     dynamics: AbstractDynamics | Lagrangian,
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
     *,
     dissipation: Dissipation | None = None,
-    force: Float[ArrayLike, "... n"] | None = None,
+    force: States | None = None,
     linear_solver: LinearSolver | None = None,
 ) -> Float[Array, "... n"]:
     r"""Accelerations :math:`\ddot q`, batched over ``...``.
@@ -108,25 +109,19 @@ def _accelerations(f: Callable[..., Array], q: Array, qdot: Array, tau: Array | 
     return jnp.vectorize(lambda a, b, t: f(a, b, force=t), signature="(n),(n),(n)->(n)")(q, qdot, tau)
 
 
-def mass_matrix(
-    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> Float[Array, "... n n"]:
+def mass_matrix(lagrangian: AbstractLagrangian | Lagrangian, q: States, qdot: States) -> Float[Array, "... n n"]:
     r""":math:`M = \partial^2 L / \partial\dot q\,\partial\dot q^\top`, shape ``(..., n, n)``."""
     q, qdot = as_state(q, qdot)
     return _over_states(mass_matrix_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->(n,n)")
 
 
-def momenta(
-    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> Float[Array, "... n"]:
+def momenta(lagrangian: AbstractLagrangian | Lagrangian, q: States, qdot: States) -> Float[Array, "... n"]:
     r"""Canonical momenta :math:`p = \partial L/\partial\dot q`, shape ``(..., n)``."""
     q, qdot = as_state(q, qdot)
     return _over_states(_momentum_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->(n)")
 
 
-def energy(
-    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> Float[Array, "..."]:
+def energy(lagrangian: AbstractLagrangian | Lagrangian, q: States, qdot: States) -> Float[Array, "..."]:
     r"""Energy :math:`E = \dot q\cdot\partial L/\partial\dot q - L` (the Noether charge of time translation)."""
     q, qdot = as_state(q, qdot)
     return _over_states(_energy_of_state, as_lagrangian(lagrangian), q, qdot, "(n),(n)->()")
@@ -152,7 +147,7 @@ def _constant(value: Array, q: Array) -> Array:
     return value
 
 
-def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
+def rayleigh(damping: Real[ArrayLike, "n n"] | Sequence[Any] | Callable[[Array], Array]) -> Dissipation:
     r"""The Rayleigh dissipation function :math:`D = \tfrac12 \dot q^\top K(q)\,\dot q`.
 
     ``damping`` is K: a constant ``(n, n)`` array, or a function ``q -> (n, n)``.
@@ -179,9 +174,7 @@ def rayleigh(damping: ArrayLike | Callable[[Array], Array]) -> Dissipation:
     return lambda q, qdot: 0.5 * qdot @ K_of(q) @ qdot
 
 
-def dissipated_power(
-    dissipation: Dissipation, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> Float[Array, "..."]:
+def dissipated_power(dissipation: Dissipation, q: States, qdot: States) -> Float[Array, "..."]:
     r"""Power lost to dissipation, :math:`\dot q\cdot\partial D/\partial\dot q` (2D for Rayleigh), batched."""
     q, qdot = as_state(q, qdot)
 
@@ -192,7 +185,7 @@ def dissipated_power(
 
 
 def damping_rates(
-    lagrangian: AbstractLagrangian | Lagrangian, dissipation: Dissipation, q: Float[ArrayLike, "... n"]
+    lagrangian: AbstractLagrangian | Lagrangian, dissipation: Dissipation, q: States
 ) -> Float[Array, "... n n"]:
     r"""The damping-rate matrix :math:`\Gamma(q) = M^{-1} K` (units 1/time), shape ``(..., n, n)``.
 
@@ -221,9 +214,7 @@ class MassMatrixReport(NamedTuple):
     positive_definite: Bool[Array, "..."]
 
 
-def mass_matrix_report(
-    lagrangian: AbstractLagrangian | Lagrangian, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> MassMatrixReport:
+def mass_matrix_report(lagrangian: AbstractLagrangian | Lagrangian, q: States, qdot: States) -> MassMatrixReport:
     """Eigenvalues, conditioning and definiteness of ∂²L/∂q̇² at each state ``(..., n)``."""
     eig = jnp.linalg.eigvalsh(mass_matrix(lagrangian, q, qdot))
     absolute = jnp.abs(eig)
@@ -233,8 +224,8 @@ def mass_matrix_report(
 
 def check_mass_matrix(
     lagrangian: AbstractLagrangian | Lagrangian,
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
     *,
     max_condition: float = 1e10,
 ) -> MassMatrixReport:

@@ -19,7 +19,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from lnn.errors import ConfigurationError
 from lnn.mechanics import AbstractLagrangian, generalized_force
@@ -155,7 +155,7 @@ class Dissipative(AbstractLagrangian):
         return self.model.acceleration(q, qdot, generalized_force(q, qdot, self.dissipation, force))
 
     def accelerations(
-        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+        self, q: Float[ArrayLike, "B n"], qdot: Float[ArrayLike, "B n"], force: Float[ArrayLike, "B n"] | None = None
     ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch, through the model's own batched path."""
         if force is None:

@@ -7,7 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from lnn.mechanics import (
     AbstractLagrangian,
@@ -104,13 +104,14 @@ class LagrangianNN(MLPModel, AbstractLagrangian):
         With a matrix-free solver M is never formed: the general path solves by
         conjugate gradients on Hessian-vector products instead.
         """
+        q, qdot = jnp.asarray(q), jnp.asarray(qdot)
         if is_matrix_free(self.linear_solver, q.shape[-1]):
             return lagrangian_acceleration(self.lagrangian, q, qdot, force=force, linear_solver=self.linear_solver)
         x, tangents = self._feature_tangents(q, qdot)
         return self._solve(q, qdot, *self.mlp.gradient_and_curvature(x, tangents), force)
 
     def accelerations(
-        self, q: Float[Array, "B n"], qdot: Float[Array, "B n"], force: Float[Array, "B n"] | None = None
+        self, q: Float[ArrayLike, "B n"], qdot: Float[ArrayLike, "B n"], force: Float[ArrayLike, "B n"] | None = None
     ) -> Float[Array, "B n"]:
         """:meth:`acceleration` for a batch of states (and forces, shape ``(B, n)``).
 
@@ -119,6 +120,7 @@ class LagrangianNN(MLPModel, AbstractLagrangian):
         makes a training step faster (training uses this method). Forward-mode
         derivatives (``jax.jvp``, ``jax.jacfwd``) need the per-state method.
         """
+        q, qdot = jnp.asarray(q), jnp.asarray(qdot)
         if is_matrix_free(self.linear_solver, q.shape[-1]):
             return super().accelerations(q, qdot, force)
         x, tangents = jax.vmap(self._feature_tangents)(q, qdot)

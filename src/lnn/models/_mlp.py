@@ -12,7 +12,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from lnn.errors import ConfigurationError
 
@@ -105,7 +105,7 @@ class MLP(eqx.Module):
         return _curvature_pass(self.weights, self.biases, x, T.T)[0]
 
     def batch_gradient_and_curvature(
-        self, X: Float[Array, "B m"], T: Float[Array, "B m k"]
+        self, X: Float[ArrayLike, "B m"], T: Float[ArrayLike, "B m k"]
     ) -> tuple[Float[Array, "B m"], Float[Array, "B k k"]]:
         """:meth:`gradient_and_curvature` for a batch of B points, reverse-mode differentiable.
 

@@ -87,7 +87,7 @@ class Observations:
 
     # -- checks, each naming the row the user can find in the file ---------------------------
 
-    def where(self, i: int) -> str:
+    def where(self, i: int | np.integer) -> str:
         """Where sample ``i`` came from, as the user sees it (e.g. "line 17 of pend.csv")."""
         kind = self.metadata.get("row_kind", "row")
         source = self.metadata.get("source")

@@ -55,7 +55,7 @@ class MagneticParticle(System):
 
     __init__ = System.__init__  # the same constructor (Equinox would reuse it; this tells type checkers)
 
-    def sample_near_rest(self, key, n, *, speed: float = 0.0):
+    def sample_near_rest(self, key, n, *, speed: float | jax.Array = 0.0):
         """q uniform in the box; q̇ = v₀ û (û a uniformly random direction) + N(0, speed²) per component."""
         kq, ku, kv = jax.random.split(key, 3)
         q = self.sample_configurations(kq, n)

@@ -95,7 +95,7 @@ class SphericalPendulum(System):
         return self._off_pole(key, n, draw)
 
     def sample_near_rest(
-        self, key: Array, n: int, *, speed: float = 0.0
+        self, key: Array, n: int, *, speed: float | Array = 0.0
     ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         """θ̇ ~ N(0, speed²) and φ̇ = ±√(g/l)·u, u uniform in [0.5, 2], kept if the motion stays off the poles.
 

@@ -10,8 +10,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from lnn._typing import States
 from lnn.errors import ConfigurationError, DataError
 from lnn.mechanics import AbstractLagrangian, as_state, energy, lagrangian_acceleration, mass_matrix
 
@@ -172,7 +173,7 @@ class System(AbstractLagrangian):
             return jnp.zeros((), dtype=jnp.result_type(qdot.dtype, float))
         return self.dissipation_fn(q, qdot, **self.parameters)
 
-    def drive(self, t: Float[ArrayLike, ""]) -> Float[Array, " n"]:
+    def drive(self, t: float | Real[ArrayLike, ""]) -> Float[Array, " n"]:
         """The generalized force τ(t) of the system's own drive (0 for an undriven system)."""
         if self.drive_fn is None:
             return jnp.zeros((self.dof,), dtype=jnp.result_type(jnp.asarray(t).dtype, float))
@@ -189,9 +190,7 @@ class System(AbstractLagrangian):
         dissipation = None if self.dissipation_fn is None else self.dissipation
         return lagrangian_acceleration(self.lagrangian, q, qdot, dissipation=dissipation, force=force)
 
-    def closed_form_accelerations(
-        self, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-    ) -> Float[Array, "... n"]:
+    def closed_form_accelerations(self, q: States, qdot: States) -> Float[Array, "... n"]:
         """q̈ from the textbook equations of motion (without the drive), batched over leading axes."""
         if self.closed_form_fn is None:
             raise ConfigurationError(f"system {self.name!r} was given no closed-form equations of motion.")
@@ -199,11 +198,11 @@ class System(AbstractLagrangian):
         fn, params = self.closed_form_fn, self.parameters
         return jnp.vectorize(lambda a, b: fn(a, b, **params), signature="(n),(n)->(n)")(q, qdot)
 
-    def energy(self, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
+    def energy(self, q: States, qdot: States) -> Float[Array, "..."]:
         """True energy E(q, q̇) = q̇·∂L/∂q̇ − L, batched over leading axes."""
         return energy(self.lagrangian, q, qdot)
 
-    def potential(self, q: Float[ArrayLike, "... n"]) -> Float[Array, "..."]:
+    def potential(self, q: States) -> Float[Array, "..."]:
         """V(q) = −L(q, 0) (the potential for Lagrangians T − V with T vanishing at rest); batched."""
         q = jnp.asarray(q, dtype=jnp.result_type(jnp.asarray(q).dtype, float))
         return -jnp.vectorize(lambda a: self.lagrangian(a, jnp.zeros_like(a)), signature="(n)->()")(q)
@@ -293,7 +292,7 @@ class System(AbstractLagrangian):
         )
 
     def sample_near_rest(
-        self, key: Array, n: int, *, speed: float = 0.0
+        self, key: Array, n: int, *, speed: float | Float[Array, ""] = 0.0
     ) -> tuple[Float[Array, "n dof"], Float[Array, "n dof"]]:
         """Initial conditions of the energy protocol: q uniform in the box, q̇ ~ N(0, speed²)."""
         kq, kv = jax.random.split(key)

@@ -86,7 +86,7 @@ class WaveString(System):
         kinetic = self.energy(jnp.zeros_like(qdot), qdot)[:, None]
         return q * jnp.sqrt(f * energy / self.potential(q)[:, None]), qdot * jnp.sqrt((1 - f) * energy / kinetic)
 
-    def sample_near_rest(self, key, n, *, speed: float = 0.0):
+    def sample_near_rest(self, key, n, *, speed: float | jax.Array = 0.0):
         """A plucked string: a smooth wave with potential energy uniform in [0.5, 1] × ``energy_scale``,
         released with velocity ``speed`` × (a smooth wave of unit RMS)."""
         kq, kv, ke = jax.random.split(key, 3)
