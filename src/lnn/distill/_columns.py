@@ -7,18 +7,18 @@ For a candidate φ(q, q̇) the Euler–Lagrange expression is
           g = \frac{\partial\phi}{\partial q} - \frac{\partial^2\phi}{\partial\dot q\,\partial q}\,\dot q,
 
 so a Lagrangian L = Σ ξₖ φₖ has the mass matrix M = Σ ξₖ Hₖ and the force
-Σ ξₖ gₖ, and its equations of motion are linear in ξ. The K candidates are
-lambdified once into one vector-valued JAX function φ(q, q̇) → (K,), and forward-
-mode autodiff gives H and g for all of them in one compiled program: no symbolic
-derivative expressions (which swell for 1/r terms) and the same Euler–Lagrange
-convention as :mod:`lnn.mechanics`.
+Σ ξₖ gₖ, and its equations of motion are linear in ξ. H and g are differentiated
+symbolically by SymPy and lambdified to NumPy (common subexpressions shared), so
+they are exact and cost no compilation: the same quantities by nested JAX
+``jacfwd`` over the lambdified candidates take longer to compile than the whole
+fit takes to run. The formula itself is lambdified to JAX (:func:`lambdified`) so
+that its :class:`lnn.System` rolls out compiled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
@@ -41,18 +41,19 @@ def lambdified(library: Library, expressions: tuple[sp.Expr, ...]) -> Callable[[
 def euler_lagrange_terms(
     library: Library, q: Float[np.ndarray, "S n"], qdot: Float[np.ndarray, "S n"]
 ) -> tuple[Float[np.ndarray, "S K n n"], Float[np.ndarray, "S K n"]]:
-    """(H, g) of every candidate at every state (module docstring), as float64 NumPy arrays when x64 is on."""
-    phi = lambdified(library, library.terms)
-    return _terms(phi, jnp.asarray(q), jnp.asarray(qdot))
-
-
-def _terms(phi: Callable[[Array, Array], Array], q: Array, qdot: Array) -> tuple[np.ndarray, np.ndarray]:
-    def one(q1: Array, v1: Array) -> tuple[Array, Array]:
-        momentum = jax.jacfwd(phi, argnums=1)  # ∂φ/∂q̇, (K, n)
-        H = jax.jacfwd(momentum, argnums=1)(q1, v1)  # (K, n, n)
-        mixed = jax.jacfwd(momentum, argnums=0)(q1, v1)  # ∂²φ/∂q̇_i∂q_j, (K, n, n)
-        grad_q = jax.jacfwd(phi, argnums=0)(q1, v1)  # (K, n)
-        return H, grad_q - jnp.einsum("kij,j->ki", mixed, v1)
-
-    H, g = jax.jit(jax.vmap(one))(q, qdot)
-    return np.asarray(H), np.asarray(g)
+    """(H, g) of every candidate at every state (module docstring), float64 NumPy arrays."""
+    n, K = len(library.q), len(library.terms)
+    entries: list[sp.Expr] = []
+    for phi in library.terms:
+        momentum = [sp.diff(phi, v) for v in library.qdot]
+        entries += [sp.diff(p, v) for p in momentum for v in library.qdot]
+        entries += [
+            sp.diff(phi, x) - sum((sp.diff(p, y) * v for y, v in zip(library.q, library.qdot, strict=True)), sp.S.Zero)
+            for x, p in zip(library.q, momentum, strict=True)
+        ]
+    fn = sp.lambdify([list(library.q), list(library.qdot)], entries, modules="numpy", cse=True)
+    q, qdot = np.asarray(q, dtype=np.float64), np.asarray(qdot, dtype=np.float64)
+    values = fn(list(q.T), list(qdot.T))
+    out = np.stack([np.broadcast_to(np.asarray(v, dtype=np.float64), q.shape[:1]) for v in values], axis=1)
+    out = out.reshape(q.shape[0], K, n * n + n)
+    return out[:, :, : n * n].reshape(q.shape[0], K, n, n), out[:, :, n * n :]
