@@ -31,8 +31,8 @@ with a gauge null space, each step is one NumPy least-squares solve, and
 least-squares coefficients need no de-biasing refit, in fewer lines than the glue.
 
 **Acceleration error** of coefficients ξ: q̈_ξ = M_ξ⁻¹ Σ ξₖ gₖ against a
-reference q̈, RMS over states of the error of each coordinate in units of that
-coordinate's RMS acceleration. When the formula's error against the model exceeds
+reference q̈, ‖q̈_ξ − q̈‖ / ‖q̈‖ over all states and coordinates (per coordinate
+would divide by nothing where a coordinate moves freely, z̈ = 0 in a magnetic field). When the formula's error against the model exceeds
 ``tolerance`` the Lagrangian is reported as outside the library (no formula).
 
 **Scale.** Coefficients are relative to the reference until a convention fixes the
@@ -485,7 +485,7 @@ def _front(library, keep, path, errors, sizes, chosen) -> tuple[tuple[ParetoPoin
 
 
 def _acceleration_error(xi: np.ndarray, H: np.ndarray, g: np.ndarray, qddot: np.ndarray) -> float:
-    """RMS over states and coordinates of (q̈_ξ − q̈)ᵢ / RMS(q̈ᵢ); inf where M_ξ is singular."""
+    """RMS of q̈_ξ − q̈ over states and coordinates over the RMS of q̈; inf where M_ξ is singular."""
     M = np.einsum("k,skij->sij", xi, H)
     force = np.einsum("k,ski->si", xi, g)
     with np.errstate(all="ignore"):
@@ -495,9 +495,8 @@ def _acceleration_error(xi: np.ndarray, H: np.ndarray, g: np.ndarray, qddot: np.
             return math.inf
     if not np.all(np.isfinite(pred)):
         return math.inf
-    scale = np.sqrt(np.mean(qddot**2, axis=0))
-    scale = np.where(scale > 0, scale, 1.0)
-    return float(np.sqrt(np.mean(((pred - qddot) / scale) ** 2)))
+    scale = float(np.sqrt(np.mean(qddot**2)))
+    return float(np.sqrt(np.mean((pred - qddot) ** 2)) / (scale if scale > 0 else 1.0))
 
 
 def _term_scale(library: Library, xi: np.ndarray, scale: tuple[str | sp.Expr, float]) -> float:

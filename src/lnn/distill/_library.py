@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import tokenize
 from collections.abc import Sequence
 
 import sympy as sp
@@ -69,7 +70,7 @@ class Library:
         else:
             try:
                 expr = parse_expr(str(text), local_dict=dict(known))
-            except (SyntaxError, TypeError, ValueError, AttributeError, sp.SympifyError) as err:
+            except (SyntaxError, TypeError, ValueError, AttributeError, tokenize.TokenError, sp.SympifyError) as err:
                 raise ConfigurationError(
                     f"the term {text!r} does not parse as a SymPy expression ({type(err).__name__}); write it in "
                     f"Python syntax with the symbols {', '.join(known)}, e.g. 'cos({self.coordinates[0]})'."
