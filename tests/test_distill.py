@@ -1,4 +1,4 @@
-"""lnn.distill: closed-form Lagrangians (no training) distilled back to their formulas.
+"""lnn.distillation: closed-form Lagrangians (no training) distilled back to their formulas.
 
 States are drawn without the systems' energy-shell sampler (configurations from
 each system's box or annulus, Gaussian velocities) so nothing here compiles the
@@ -9,13 +9,12 @@ import json
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 import lnn
-from test_cli import run_main
-from lnn.distill import build_library, distill
+from lnn.distillation import build_library
 from lnn.errors import ConfigurationError
+from test_cli import run_main
 
 # Non-unit parameters, so a coefficient that happens to be 1 proves nothing.
 SYSTEMS = {
@@ -71,7 +70,7 @@ def found(result) -> dict[str, float]:
 def test_closed_form_lagrangians_are_recovered_exactly(name):
     params, options = SYSTEMS[name]
     system = lnn.systems.get(name, **params)
-    result = distill(system, system, states=states(system), **options)
+    result = lnn.distill(system, system, states=states(system), **options)
     assert result.explained and result.acceleration_error < 1e-9
     want, got = expected(name, params), found(result)
     assert set(got) == set(want), (got, want)
@@ -92,7 +91,7 @@ def test_a_total_derivative_distills_to_the_same_formula():
         return system.lagrangian(q, qdot) + jnp.dot(jax.grad(gauge)(q), qdot)
 
     xs = states(system, seed=1)
-    plain, gauged = distill(system, system, states=xs), distill(shifted, system, states=xs)
+    plain, gauged = lnn.distill(system, system, states=xs), lnn.distill(shifted, system, states=xs)
     assert set(found(gauged)) == set(found(plain))
     for term, value in found(plain).items():
         assert found(gauged)[term] == pytest.approx(value, rel=1e-6)
@@ -106,26 +105,28 @@ def test_a_lagrangian_outside_the_library_is_reported_not_fitted():
         return 0.5 * qdot[0] ** 2 + jnp.cos(q[0]) + 0.8 * jnp.cos(2 * q[0])
 
     xs = states(pendulum, seed=2)
-    result = distill(second_harmonic, coordinates=["theta"], angles=[True], states=xs)
+    result = lnn.distill(second_harmonic, coordinates=["theta"], angles=[True], states=xs)
     assert not result.explained and result.terms == () and result.best_error > result.tolerance
     assert result.to_json()["lagrangian"] is None
     with pytest.raises(ConfigurationError, match="enlarge the library"):
         result.system()
-    wider = distill(second_harmonic, coordinates=["theta"], angles=[True], states=xs, terms=["cos(2*theta)"])
+    wider = lnn.distill(second_harmonic, coordinates=["theta"], angles=[True], states=xs, terms=["cos(2*theta)"])
     assert found(wider) == pytest.approx({"theta_dot**2/2": 1.0, "cos(theta)": 1.0, "cos(2*theta)": 0.8}, rel=1e-6)
 
 
 def test_the_scale_can_be_fixed_by_a_known_coefficient():
     system = lnn.systems.get("pendulum")
-    result = distill(lambda q, v: 7.0 * system.lagrangian(q, v), system, states=states(system), scale=("theta_dot**2", 0.5))
+    result = lnn.distill(
+        lambda q, v: 7.0 * system.lagrangian(q, v), system, states=states(system), scale=("theta_dot**2", 0.5)
+    )
     assert found(result) == pytest.approx({"theta_dot**2/2": 1.0, "cos(theta)": 9.8}, rel=1e-6)
     with pytest.raises(ConfigurationError, match="no term"):
-        distill(system, system, states=states(system), scale=("sin(theta)", 1.0))
+        lnn.distill(system, system, states=states(system), scale=("sin(theta)", 1.0))
 
 
 def test_the_distilled_system_rolls_out_and_conserves_its_energy():
     system = lnn.systems.get("double_pendulum")
-    formula = distill(system, system, states=states(system)).system()
+    formula = lnn.distill(system, system, states=states(system)).system()
     assert isinstance(formula, lnn.System) and formula.coordinates == system.coordinates
     q0, qdot0 = jnp.array([[1.0, -0.5]]), jnp.array([[0.3, 0.2]])
     ts = jnp.linspace(0.0, 2.0, 201)
@@ -138,7 +139,7 @@ def test_the_distilled_system_rolls_out_and_conserves_its_energy():
 
 def test_the_distilled_kepler_system_has_the_rotation_symmetry():
     system = lnn.systems.get("kepler")
-    formula = distill(system, system, states=states(system), inverse_distances=True).system()
+    formula = lnn.distill(system, system, states=states(system), inverse_distances=True).system()
     q, qdot = states(formula, seed=3, n=200)
     found_symmetries = lnn.symmetry.discover(formula, lnn.symmetry.candidates(formula), q, qdot)
     assert [s.kind for s in found_symmetries.symmetries] == ["rotation"]
@@ -154,7 +155,9 @@ def test_library_terms_parse_or_fail_with_the_fix():
 
 
 def test_cli_json_keys_and_one_line_errors(tmp_path, capsys, monkeypatch):
-    code, out, _ = run_main(["distill", "spring", "--n-states", "200", "--json", "--out", str(tmp_path)], capsys, monkeypatch)
+    code, out, _ = run_main(
+        ["distill", "spring", "--n-states", "200", "--json", "--out", str(tmp_path)], capsys, monkeypatch
+    )
     assert code in (0, None)
     report = json.loads(out)
     assert {"lagrangian", "latex", "terms", "acceleration_error", "pareto"} <= set(report)

@@ -675,19 +675,22 @@ def distill(
         None, help="folder for distill.json (default: the run folder, or runs/distill/SYSTEM)"
     ),
 ) -> None:
-    """Distill a Lagrangian into a sparse formula over a candidate library (lnn.distill)."""
+    """Distill a Lagrangian into a sparse formula over a candidate library (lnn.distillation)."""
     import jax
 
     from lnn import io, observed
     from lnn import systems as registry
-    from lnn.distill import distill as distill_formula
+    from lnn.distillation import distill as distill_formula
     from lnn.errors import ModelTypeError
     from lnn.mechanics import AbstractLagrangian
 
     fixed = None
     if scale is not None:
         term, _, value = scale.rpartition("=")
-        fixed = (term, float(_numbers(value, "--scale", float, "TERM=VALUE, e.g. theta_dot**2=0.5")[0]))
+        number = _numbers(value, "--scale", float, "TERM=VALUE, e.g. theta_dot**2=0.5")
+        if not term.strip() or not number:
+            raise ConfigurationError(f"--scale must be TERM=VALUE, e.g. theta_dot**2=0.5; got {scale!r}.")
+        fixed = (term, number[0])
     extra = [t for t in (terms or "").split(";") if t.strip()]
     library = {"degree": degree, "kinetic_degree": kinetic_degree, "velocity_degree": velocity_degree}
     options = {**library, "inverse_distances": inverse_distances, "terms": extra, "scale": fixed}
@@ -737,7 +740,9 @@ def distill(
     for col in ("terms", "acceleration error", "formula terms"):
         table.add_column(col, justify="right" if col != "formula terms" else "left")
     for i, p in enumerate(result.pareto):
-        table.add_row(f"{p.complexity}{' *' if i == result.chosen else ''}", f"{p.acceleration_error:.3g}", ", ".join(p.terms))
+        table.add_row(
+            f"{p.complexity}{' *' if i == result.chosen else ''}", f"{p.acceleration_error:.3g}", ", ".join(p.terms)
+        )
     console.print(table)
     console.print(f"wrote {folder / 'distill.json'}")
 

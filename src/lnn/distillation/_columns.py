@@ -22,9 +22,9 @@ from collections.abc import Callable
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
-from lnn.distill._library import Library
+from lnn.distillation._library import Library
 
 
 def lambdified(library: Library, expressions: tuple[sp.Expr, ...]) -> Callable[[Array, Array], Array]:
@@ -39,7 +39,7 @@ def lambdified(library: Library, expressions: tuple[sp.Expr, ...]) -> Callable[[
 
 
 def euler_lagrange_terms(
-    library: Library, q: Float[np.ndarray, "S n"], qdot: Float[np.ndarray, "S n"]
+    library: Library, q: Float[ArrayLike, "S n"], qdot: Float[ArrayLike, "S n"]
 ) -> tuple[Float[np.ndarray, "S K n n"], Float[np.ndarray, "S K n"]]:
     """(H, g) of every candidate at every state (module docstring), float64 NumPy arrays."""
     n, K = len(library.q), len(library.terms)

@@ -84,7 +84,10 @@ class Library:
                 f"use {', '.join(known)}."
             )
         # symbols from the user's own expression are replaced by the library's (same names)
-        return expr.xreplace({s: known[str(s)] for s in expr.free_symbols})
+        replaced = expr.xreplace({s: known[str(s)] for s in expr.free_symbols})
+        if not isinstance(replaced, sp.Expr):
+            raise ConfigurationError(f"the term {text!r} is not an expression (got {type(replaced).__name__}).")
+        return replaced
 
 
 def build_library(
@@ -120,7 +123,9 @@ def build_library(
 
     def monomials(low: int, high: int) -> list[sp.Expr]:
         return [
-            sp.Mul(*combo) for d in range(low, high + 1) for combo in itertools.combinations_with_replacement(lengths, d)
+            sp.Mul(*combo)
+            for d in range(low, high + 1)
+            for combo in itertools.combinations_with_replacement(lengths, d)
         ]
 
     potential = trig + monomials(1, degree)

@@ -32,8 +32,9 @@ least-squares coefficients need no de-biasing refit, in fewer lines than the glu
 
 **Acceleration error** of coefficients ξ: q̈_ξ = M_ξ⁻¹ Σ ξₖ gₖ against a
 reference q̈, ‖q̈_ξ − q̈‖ / ‖q̈‖ over all states and coordinates (per coordinate
-would divide by nothing where a coordinate moves freely, z̈ = 0 in a magnetic field). When the formula's error against the model exceeds
-``tolerance`` the Lagrangian is reported as outside the library (no formula).
+would divide by nothing where a coordinate moves freely, z̈ = 0 in a magnetic
+field). When the formula's error against the model exceeds ``tolerance`` the
+Lagrangian is reported as outside the library (no formula).
 
 **Scale.** Coefficients are relative to the reference until a convention fixes the
 scale: by default the model's own, λ minimising Σ‖λ M_ξ − M_model‖² over the states
@@ -55,10 +56,10 @@ import sympy as sp
 from jaxtyping import Array
 
 from lnn.data import Dataset
-from lnn.distill._columns import euler_lagrange_terms, lambdified
-from lnn.distill._library import KINETIC, Library, build_library
+from lnn.distillation._columns import euler_lagrange_terms, lambdified
+from lnn.distillation._library import KINETIC, Library, build_library
 from lnn.errors import ConfigurationError, DataError
-from lnn.mechanics import AbstractLagrangian, Lagrangian, accelerations, as_lagrangian, mass_matrix
+from lnn.mechanics import AbstractLagrangian, Lagrangian, accelerations, mass_matrix
 from lnn.systems import System
 
 DEFAULT_TOLERANCE = 0.05
@@ -200,7 +201,6 @@ class Distilled:
         scale = float(jnp.sqrt(jnp.mean(draft.energy(q, qdot) ** 2)))
         return build(scale if math.isfinite(scale) and scale > 0 else 1.0)
 
-
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data (the ``lnn distill --json`` object)."""
         return {
@@ -262,7 +262,7 @@ def distill(
             ``(q, qdot)`` / ``(q, qdot, qddot)`` arrays of shape ``(S, n)``;
             default ``n_states`` of the system's :meth:`~lnn.System.sample_states` from ``key``.
         degree, kinetic_degree, velocity_degree, inverse_distances, points, terms:
-            the library (:func:`lnn.distill.build_library`); ``points`` defaults to
+            the library (:func:`lnn.distillation.build_library`); ``points`` defaults to
             the system's Cartesian pairs.
         scale: ``(term, value)``: the coefficient of ``term`` in L is ``value`` (a
             known mass); default the model's own scale, fitted to its mass matrix.

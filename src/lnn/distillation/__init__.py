@@ -7,8 +7,8 @@
 * :func:`build_library` — the candidate terms (:class:`Library`).
 """
 
-from lnn.distill._distill import DEFAULT_KNEE, DEFAULT_TOLERANCE, Distilled, ParetoPoint, Term, distill
-from lnn.distill._library import Library, build_library
+from lnn.distillation._distill import DEFAULT_KNEE, DEFAULT_TOLERANCE, Distilled, ParetoPoint, Term, distill
+from lnn.distillation._library import Library, build_library
 
 __all__ = [
     "DEFAULT_KNEE",
