@@ -63,7 +63,7 @@ from lnn.mechanics import AbstractLagrangian, Lagrangian, accelerations, mass_ma
 from lnn.systems import System
 
 DEFAULT_TOLERANCE = 0.05
-DEFAULT_KNEE = 1.5
+DEFAULT_KNEE = 2.0
 _ROUNDING = 1e-9  # acceleration error below which supports count as exact (float64 rounding)
 
 
@@ -233,7 +233,7 @@ class _Bound:
 
 def distill(
     model: AbstractLagrangian | Lagrangian,
-    system: System | None = None,
+    system: System | Sequence[str] | None = None,
     *,
     coordinates: Sequence[str] | None = None,
     angles: Sequence[bool] | None = None,
@@ -257,6 +257,7 @@ def distill(
             used), or a function ``L(q, qdot) -> scalar``.
         system: the system the coordinates are from (names, angles, Cartesian pairs,
             where states lie); its accelerations are "the data" when ``states`` has none.
+            Or the coordinate names themselves (then ``states`` is needed).
         coordinates, angles: instead of ``system``, the coordinate names and angle flags.
         states: where to fit: a :class:`lnn.Dataset` (its q̈ is the data), or
             ``(q, qdot)`` / ``(q, qdot, qddot)`` arrays of shape ``(S, n)``;
@@ -272,6 +273,8 @@ def distill(
 
     Float64 is needed for exact recovery (enable ``jax_enable_x64``).
     """
+    if system is not None and not isinstance(system, System):
+        system, coordinates = None, tuple(system)
     if system is None and coordinates is None:
         raise ConfigurationError("give the system the model is of, or its coordinates= (and angles=).")
     names = system.coordinates if system is not None else tuple(coordinates or ())
@@ -403,7 +406,7 @@ def _fit(
     # every step solves the normal equations of its support from one Gram matrix (a pseudo-inverse:
     # least norm along the gauge directions); a least-squares solve per step on the tall matrix is
     # the same numbers and, with BLAS threads contending, up to 50× slower
-    gram, rhs, bb = A.T @ A, A.T @ b, float(b @ b)
+    gram, rhs = A.T @ A, A.T @ b
     path: list[tuple[np.ndarray, list[int], np.ndarray]] = []
     active = list(range(len(keep)))
     while active:
@@ -417,7 +420,7 @@ def _fit(
     chosen = min(good, key=lambda i: (sizes[i], errors[i]))
 
     x, support, w = path[chosen]
-    sd = _standard_errors(gram, rhs, bb, A.shape[0], support, w, d, gauge_basis, len(keep))
+    sd = _standard_errors(A, b, gram, support, w, d, gauge_basis, len(keep))
     pareto, at = _front(library, keep, path, errors, sizes, chosen)
     return _Fit(
         xi=_embed(x, keep, K),
@@ -451,14 +454,13 @@ def _pinv(gram: np.ndarray) -> np.ndarray:
     return (V[:, ok] / lam[ok]) @ V[:, ok].T
 
 
-def _standard_errors(gram, rhs, bb, rows, support, w, d, gauge_basis, k) -> np.ndarray:
+def _standard_errors(A, b, gram, support, w, d, gauge_basis, k) -> np.ndarray:
     """Standard errors of the raw coefficients from the residual covariance σ²(AᵀA)⁺ of the final fit."""
     sd = np.zeros(k)
     if not support:
         return sd
-    G = gram[np.ix_(support, support)]
-    resid2 = max(float(w @ G @ w - 2 * w @ rhs[support] + bb), 0.0)
-    cov = resid2 / max(rows - len(support), 1) * _pinv(G)
+    resid = A[:, support] @ w - b  # directly: from the Gram matrix it would cancel to rounding
+    cov = float(resid @ resid) / max(A.shape[0] - len(support), 1) * _pinv(gram[np.ix_(support, support)])
     J = np.zeros((k, len(support)))
     J[support, np.arange(len(support))] = 1.0 / d[support]
     J = J - gauge_basis @ (gauge_basis.T @ J)
