@@ -73,9 +73,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"machine": machine_description(), **results}, indent=2))
         return
-    console.print(
-        f"machine: {machine_description()} ({platform.processor() or 'cpu'}, Python {platform.python_version()})"
-    )
+    console.print(f"machine: {machine_description()} ({cpu_model()}, Python {platform.python_version()})")
     console.print(f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     table = Table(title="lnn distill of LNNs trained with lnn train's defaults (scale: true first kinetic coefficient)")
     for col in ("system", "true terms", "extra", "missing", "max coef. err.", "accel. err. model", "vs truth", "time"):
@@ -88,7 +86,7 @@ def main() -> None:
             str(len(r["true_terms"])),
             ", ".join(r["extra"]) or "none",
             ", ".join(r["missing"]) or "none",
-            "-" if r["max_relative_error"] is None else f"{r['max_relative_error']:.2g}",
+            "-" if r["max_relative_error"] is None else f"{r['max_relative_error']:.3g}",
             f"{r['acceleration_error']:.3g}",
             "-" if r["data_error"] is None else f"{r['data_error']:.3g}",
             f"{r['seconds']:.1f} s",
@@ -99,7 +97,11 @@ def main() -> None:
             console.print(f"{name}: {r['formula'] or 'outside the library (no formula)'}", highlight=False)
     if "real_pend" in results:
         r = results["real_pend"]
-        console.print(f"real pendulum: L = {r['formula']}", highlight=False)
+        console.print(
+            f"real pendulum: L = {r['formula']} (acceleration error {r['acceleration_error']:.3g} against the "
+            f"model, {r['data_error']:.3g} against the smoothed recording)",
+            highlight=False,
+        )
         console.print(
             f"  g/l from the formula {r['g_over_l_formula']:.4g} s⁻²; from the period "
             f"{r['g_over_l_period']:.4g} ± {r['g_over_l_period_sd']:.2g} s⁻² ({r['swings']} swings, amplitude "
