@@ -120,6 +120,9 @@ class Distilled:
         dropped: library terms whose Euler–Lagrange column vanishes identically.
         gauge: the number of independent total derivatives among the library's terms.
         scale: how the scale was set.
+        source: the system given (its box and samplers go to :meth:`system`), or None.
+        box, speeds: the fit states' configuration box and RMS velocity per coordinate
+            (what :meth:`system` samples without a source system).
     """
 
     library: Library
