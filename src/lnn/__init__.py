@@ -6,7 +6,8 @@ dynamics conserve the learned energy by construction.
 
 The main workflow is here at the top level; the layers below (``lnn.mechanics``,
 ``lnn.systems``, ``lnn.models``, ``lnn.integrate``, ``lnn.data``,
-``lnn.training``, ``lnn.observed``, ``lnn.metrics``, ``lnn.symmetry``) hold the rest.
+``lnn.training``, ``lnn.observed``, ``lnn.metrics``, ``lnn.symmetry``,
+``lnn.distillation``) hold the rest.
 
 Precision: physics in lnn is meant to run in float64. ``import lnn`` leaves
 JAX's configuration alone; enable float64 yourself at the start of a program
@@ -18,6 +19,7 @@ from importlib import metadata as _metadata
 
 from lnn import errors, systems
 from lnn.data import Dataset, random_states, trajectories
+from lnn.distillation import Distilled, distill
 from lnn.errors import PrecisionWarning
 from lnn.integrate import RK4, rollout
 from lnn.mechanics import (
@@ -63,6 +65,7 @@ __all__ = [
     "BlackBox",
     "Dataset",
     "Dissipative",
+    "Distilled",
     "EulerLagrange",
     "FunctionDynamics",
     "HamiltonianNN",
@@ -80,6 +83,7 @@ __all__ = [
     "accelerations",
     "build_model",
     "check_mass_matrix",
+    "distill",
     "find_symmetries",
     "energy",
     "errors",

@@ -656,6 +656,97 @@ def symmetries(
     console.print(f"wrote {folder / 'symmetries.json'} and {figure}")
 
 
+@app.command()
+def distill(
+    run_or_system: str = typer.Argument(
+        ..., help="a system name (its closed-form L), or a run folder / model.eqx of a trained LNN"
+    ),
+    n_states: int = typer.Option(2000, help="states the equations of motion are fitted at"),
+    degree: int = typer.Option(2, help="largest degree of the polynomial potential terms"),
+    kinetic_degree: int = typer.Option(0, help="largest degree of the polynomials f(q) in kinetic terms q̇ᵢq̇ⱼf(q)"),
+    velocity_degree: int = typer.Option(1, help="largest degree of g(q) in velocity-linear terms q̇ᵢg(q)"),
+    inverse_distances: bool = typer.Option(False, help="add 1/r terms of the points' distances"),
+    terms: str | None = typer.Option(None, help="extra library terms, ';'-separated, e.g. 'sin(theta)**2*phi_dot**2'"),
+    scale: str | None = typer.Option(None, help="fix the scale by one coefficient, e.g. 'theta_dot**2=0.5'"),
+    tolerance: float = typer.Option(0.05, help="largest acceleration error (relative) a formula may have"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    seed: int = SEED,
+    out: Path | None = typer.Option(
+        None, help="folder for distill.json (default: the run folder, or runs/distill/SYSTEM)"
+    ),
+) -> None:
+    """Distill a Lagrangian into a sparse formula over a candidate library (lnn.distillation)."""
+    import jax
+
+    from lnn import io, observed
+    from lnn import systems as registry
+    from lnn.distillation import distill as distill_formula
+    from lnn.errors import ModelTypeError
+    from lnn.mechanics import AbstractLagrangian
+
+    fixed = None
+    if scale is not None:
+        term, _, value = scale.rpartition("=")
+        number = _numbers(value, "--scale", float, "TERM=VALUE, e.g. theta_dot**2=0.5")
+        if not term.strip() or not number:
+            raise ConfigurationError(f"--scale must be TERM=VALUE, e.g. theta_dot**2=0.5; got {scale!r}.")
+        fixed = (term, number[0])
+    extra = [t for t in (terms or "").split(";") if t.strip()]
+    library = {"degree": degree, "kinetic_degree": kinetic_degree, "velocity_degree": velocity_degree}
+    options = {**library, "inverse_distances": inverse_distances, "terms": extra, "scale": fixed}
+    key = jax.random.key(seed)
+    if run_or_system in registry.names():
+        system = registry.get(run_or_system)
+        result = distill_formula(system, system, key=key, n_states=n_states, tolerance=tolerance, **options)
+        what, folder = f"closed-form {run_or_system}", out or Path("runs/distill") / run_or_system
+    else:
+        path = _model_path(Path(run_or_system))
+        model, meta = io.load_model(path)
+        what, folder = f"model {path}", out or path.parent
+        if not isinstance(model, AbstractLagrangian):
+            raise ModelTypeError(f"{path} is a {type(model).__name__}, which has no Lagrangian to distill.")
+        if "system" in meta:
+            system = registry.get(meta["system"])
+            result = distill_formula(model, system, key=key, n_states=n_states, tolerance=tolerance, **options)
+        elif "data" in meta and "observations" in meta:  # learned from a recording: its smoothed states
+            states = observed.estimate(_load_observations(Path(meta["data"]), meta["observations"]))
+            coords = dict(coordinates=meta["coordinates"], angles=meta["angles"])
+            result = distill_formula(model, states=states, tolerance=tolerance, **coords, **options)
+        else:
+            raise ConfigurationError(
+                f"{path} names neither the system it was trained on nor its recording, so there are no "
+                "states to distill on; use a run written by `lnn train`."
+            )
+    report = {"source": what, **result.to_json()}
+    io.write_json(folder / "distill.json", report)
+    if as_json:
+        print(json.dumps(report))
+        return
+    if result.explained:
+        console.print(f"{what}: L = {result.lagrangian}", highlight=False)
+        console.print(
+            f"acceleration error {result.acceleration_error:.3g} against the model"
+            + ("" if result.data_error is None else f", {result.data_error:.3g} against the data")
+            + f"; scale: {result.scale}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"{what}: outside the library: no formula explains the accelerations to within {tolerance:g} "
+            f"(best {result.best_error:.3g}); try --degree, --inverse-distances or --terms",
+            highlight=False,
+        )
+    table = Table(title="Pareto front: terms against acceleration error (* the knee)")
+    for col in ("terms", "acceleration error", "formula terms"):
+        table.add_column(col, justify="right" if col != "formula terms" else "left")
+    for i, p in enumerate(result.pareto):
+        table.add_row(
+            f"{p.complexity}{' *' if i == result.chosen else ''}", f"{p.acceleration_error:.3g}", ", ".join(p.terms)
+        )
+    console.print(table)
+    console.print(f"wrote {folder / 'distill.json'}")
+
+
 def _model_path(path: Path) -> Path:
     """model.eqx of a run: the file itself, RUN/model.eqx, or RUN/lnn/model.eqx (a demo or compare run)."""
     for candidate in (path, path / "model.eqx", path / "lnn" / "model.eqx"):
