@@ -373,3 +373,19 @@ def test_a_driven_dataset_needs_a_model_that_takes_forces(pendulum_data):
         fit(box, driven, key=jax.random.key(0), config=TrainConfig(steps=10), progress=False)
     forced_box = lnn.BlackBox(1, key=jax.random.key(0), width=8, depth=1, force_scale=1.0)
     fit(forced_box, driven, key=jax.random.key(0), config=TrainConfig(steps=10), progress=False)
+
+
+def test_a_coordinate_that_never_accelerates_does_not_swamp_the_loss():
+    # A charge in a uniform field B ẑ: z̈ ≡ 0. Each coordinate's error is divided by its own RMS,
+    # floored at SCALE_FLOOR × the RMS over all coordinates (not 1e-12, which made z's error 10²⁴× x's).
+    system = lnn.systems.get("magnetic_particle")
+    states = lnn.random_states(system, jax.random.key(0), 500)
+    assert np.all(states.qddot[:, 2] == 0)
+    scale = data.loss_scale(states.qddot)
+    overall = np.sqrt(np.mean(states.qddot**2))
+    np.testing.assert_allclose(scale[:2], np.sqrt(np.mean(states.qddot[:, :2] ** 2, axis=0)), rtol=1e-9)
+    np.testing.assert_allclose(scale[2], data.SCALE_FLOOR * overall, rtol=1e-9)
+    # A model that gets z̈ slightly wrong (1e-3 of the typical acceleration) pays about (1e-3 / 1e-2)² for it.
+    nudged = lnn.FunctionDynamics(lambda q, v: system.acceleration(q, v) + jnp.array([0.0, 0.0, 1e-3 * overall]), 3)
+    loss = lnn.training.derivative_loss(nudged, states, loss="l2")
+    assert 1e-3 < loss < 1e-1

@@ -2,11 +2,13 @@
 
 from lnn.data._dataset import (
     FORMAT,
+    SCALE_FLOOR,
     Dataset,
     Splittable,
     acceleration_scale,
     as_arrays,
     load,
+    loss_scale,
     root_mean_square,
     save,
     split,
@@ -15,12 +17,14 @@ from lnn.data._generate import TRUE_CONTROLLER, TRUE_SOLVER, random_states, traj
 
 __all__ = [
     "FORMAT",
+    "SCALE_FLOOR",
     "TRUE_CONTROLLER",
     "TRUE_SOLVER",
     "Dataset",
     "acceleration_scale",
     "as_arrays",
     "load",
+    "loss_scale",
     "random_states",
     "root_mean_square",
     "save",

@@ -165,9 +165,26 @@ def load(path: str | os.PathLike) -> Dataset:
     return Dataset(**arrays, metadata=meta)
 
 
+SCALE_FLOOR = 1e-2
+"""The smallest per-coordinate loss scale, as a fraction of the scale over all coordinates (:func:`loss_scale`)."""
+
+
 def acceleration_scale(dataset: Dataset) -> np.ndarray:
-    """Per-coordinate root-mean-square of q̈, shape ``(n,)``; normalises losses and outputs."""
-    return root_mean_square(dataset.qddot)
+    """Per-coordinate scale of q̈ (:func:`loss_scale`), shape ``(n,)``; normalises losses and outputs."""
+    return loss_scale(dataset.qddot)
+
+
+def loss_scale(targets) -> np.ndarray:
+    """Per-column RMS of targets ``(N, k)``, each at least :data:`SCALE_FLOOR` × the RMS over all columns.
+
+    Dividing each coordinate's error by its own RMS weighs the coordinates equally;
+    the floor keeps a coordinate that (nearly) never accelerates — a free direction,
+    z̈ = 0 for a charge in a uniform magnetic field — from being weighted by 1/0.
+    Shape ``(k,)``.
+    """
+    targets = np.asarray(targets)
+    overall = float(np.sqrt(np.mean(targets**2))) + 1e-12
+    return np.maximum(root_mean_square(targets), SCALE_FLOOR * overall)
 
 
 def root_mean_square(values) -> np.ndarray:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from lnn.data import Dataset, as_arrays, root_mean_square
+from lnn.data import Dataset, as_arrays, loss_scale
 from lnn.errors import DataError
 from lnn.mechanics import AbstractDynamics
 from lnn.training._config import Loss
@@ -98,10 +98,10 @@ def derivative_loss(
 ) -> float:
     """The derivative loss of ``model`` on every state of ``dataset`` (what models are compared on).
 
-    ``scale`` defaults to the RMS of the targets over ``dataset``.
+    ``scale`` defaults to :func:`~lnn.data.loss_scale` of the targets over ``dataset``.
     """
     targets = derivative_targets(model, dataset)
-    scale = root_mean_square(targets) if scale is None else scale
+    scale = loss_scale(targets) if scale is None else scale
     q, qdot, _ = as_arrays(dataset)
     force = None if dataset.force is None else jnp.asarray(dataset.force)
     return float(_acceleration_loss_jit(model, q, qdot, jnp.asarray(targets), jnp.asarray(scale), loss, force))
@@ -125,7 +125,7 @@ class AccelerationObjective(AbstractObjective):
                 "box with force inputs."
             )
         train_targets = derivative_targets(model, train)
-        scale = jnp.asarray(root_mean_square(train_targets), dtype=dtype)
+        scale = jnp.asarray(loss_scale(train_targets), dtype=dtype)
         return (_samples(train, train_targets, dtype), _samples(val, derivative_targets(model, val), dtype), (scale,))
 
     def __call__(self, model: AbstractDynamics, samples: Samples, constants: Constants) -> Array:
