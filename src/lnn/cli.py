@@ -144,6 +144,11 @@ def train(
         rich_help_panel=TRAINING,
     ),
     batch_size: int = typer.Option(256, rich_help_panel=TRAINING),
+    val_fraction: float = typer.Option(
+        0.1,
+        help="share held out for validation (trajectories, or the end of a single recording)",
+        rich_help_panel=TRAINING,
+    ),
     lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
     weight_decay: float = typer.Option(
         0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=TRAINING
@@ -209,6 +214,7 @@ def train(
         steps=steps,
         time_budget=budget if budget > 0 else None,
         batch_size=batch_size,
+        val_fraction=val_fraction,
         learning_rate=lr,
         devices=devices,
         weight_decay=weight_decay,
