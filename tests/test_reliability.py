@@ -6,13 +6,16 @@ a kill is an injected failure at a named write, a corrupt file one flipped bit.
 """
 
 import io as _io
+import os
 import zipfile
 
+import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lnn
 from lnn import observed
 from lnn.errors import DataError, FileFormatError, LnnError
 
@@ -107,8 +110,6 @@ def test_a_recording_too_short_for_the_window_after_the_split_names_both_setting
 
     text = "t,x\n" + "".join(f"{0.01 * i:.2f},{np.sin(0.01 * i):.6f}\n" for i in range(150))
     obs = observed.load_table(_csv(tmp_path, text), time="t", coordinates="x")
-    import jax
-
     with pytest.raises(
         DataError,
         match=r"validation part .* 15 samples\) is shorter than a trajectory-matching "
@@ -171,3 +172,263 @@ def test_fuzzed_npz_files_raise_only_lnn_errors(tmp_path_factory, arrays, cut):
             except LnnError:
                 pass
     assert zipfile.is_zipfile(folder / "whole.npz")
+
+
+# -- the run folder: kills, identity, locks, checksums --------------------------------------------------
+
+SMALL = ["--system", "pendulum", "--n-train", "200", "--width", "8", "--depth", "1", "--batch-size", "32"]
+STEPS = 45  # evaluations (and checkpoints) at 10, 20, 30, 40 and 45: the last chunk is shorter
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """``lnn train`` with evaluations and chunks of 10 steps, so a 45-step run writes five checkpoints."""
+    import functools
+
+    import lnn.training
+
+    monkeypatch.setattr(
+        lnn.training, "TrainConfig", functools.partial(lnn.training.TrainConfig, eval_every=10, chunk=10)
+    )
+
+
+def _train(out, *extra):
+    from typer.testing import CliRunner
+
+    from lnn.cli import app
+
+    return CliRunner().invoke(app, ["train", *SMALL, "--steps", str(STEPS), "--out", str(out), *extra])
+
+
+class _Recorder:
+    """Wraps :func:`lnn.io.atomic_write`: before each write, a copy of the run folder as a kill there leaves it."""
+
+    def __init__(self, write, out, snapshots):
+        self.write, self.out, self.snapshots, self.names = write, out, snapshots, []
+
+    def __call__(self, path, writer):
+        import shutil
+
+        if self.out.exists():
+            shutil.copytree(self.out, self.snapshots / str(len(self.names)))
+        self.names.append(str(path.relative_to(self.out)) if path.is_relative_to(self.out) else str(path))
+        return self.write(path, writer)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted 45-step run, and the run folder as it was before each of its writes."""
+    import functools
+
+    import lnn.training
+    from lnn import io
+
+    root = tmp_path_factory.mktemp("reference")
+    out, snapshots = root / "run", root / "snapshots"
+    snapshots.mkdir()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(lnn.training, "TrainConfig", functools.partial(lnn.training.TrainConfig, eval_every=10, chunk=10))
+    recorder = _Recorder(io.atomic_write, out, snapshots)
+    mp.setattr(io, "atomic_write", recorder)
+    try:
+        result = _train(out)
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    return out, snapshots, recorder.names
+
+
+def _payload(path):
+    """A model or checkpoint file's weights (between its header line and its checksum)."""
+    body = path.read_bytes()[: -len(b"\nsha256:") - 65]
+    return body.split(b"\n", 2)[2]
+
+
+def _same_artefacts(a, b, names=("config.json", "model.eqx", "checkpoints/best.eqx")):
+    """Every artefact of run folder ``b`` is the one of ``a``: bytewise where it holds no wall-clock
+    time; the metrics without their time column; the checkpoint's weights and record but its times."""
+    import csv
+    import json
+
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    rows = [list(csv.DictReader(open(f / "metrics.csv"))) for f in (a, b)]
+    assert [{k: v for k, v in r.items() if k != "time"} for r in rows[0]] == [
+        {k: v for k, v in r.items() if k != "time"} for r in rows[1]
+    ]
+    assert _payload(a / "checkpoints/last.ckpt") == _payload(b / "checkpoints/last.ckpt")
+    headers = [json.loads((f / "checkpoints/last.ckpt").read_bytes().split(b"\n", 2)[1]) for f in (a, b)]
+    for h in headers:
+        h.pop("elapsed")
+        for row in h["history"]:
+            row.pop("time")
+    assert headers[0] == headers[1]
+    assert (b / "figures/loss.png").stat().st_mtime >= (b / "checkpoints/last.ckpt").stat().st_mtime
+    assert not list(b.rglob("*.tmp"))
+
+
+def test_the_reference_run_trains_exactly_the_steps_asked_for(reference):
+    import csv
+
+    out, _, names = reference
+    assert [int(r["step"]) for r in csv.DictReader(open(out / "metrics.csv"))] == [10, 20, 30, 40, 45]
+    assert names[0] == "config.json" and names[-2:] == ["model.eqx", "figures/loss.png"]
+
+
+def test_kill_at_ten_seeded_points_then_resume_gives_the_uninterrupted_artefacts(reference, small_chunks, tmp_path):
+    """A kill before write k leaves the folder as it was then (every write is atomic): that folder,
+    with an orphan temporary file where the kill is inside the write, is resumed by rerunning."""
+    import shutil
+
+    out, snapshots, names = reference
+    n = len(names)
+    rng = np.random.default_rng(18)
+    # The finishing writes always (from the last checkpoint on: best.eqx, metrics.csv, model.eqx, the
+    # figure); the rest drawn.
+    finishing = list(range(max(i for i, name in enumerate(names) if name == "checkpoints/last.ckpt"), n))
+    assert [names[i] for i in finishing][-2:] == ["model.eqx", "figures/loss.png"] and len(finishing) <= 5
+    drawn = sorted(rng.choice(np.arange(1, n - 4), size=10 - len(finishing), replace=False).tolist())
+    for k in drawn + finishing:
+        inside = k % 2 == 1  # killed inside the write (a temporary file left) or just before it
+        run = tmp_path / f"kill{k}"
+        shutil.copytree(snapshots / str(k), run)
+        if inside:
+            target = run / names[k]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / f".{target.name}.x1y2z3.tmp").write_bytes(b"half a file")
+        result = _train(run)
+        assert result.exit_code == 0, (k, names[k], result.output)
+        _same_artefacts(out, run)
+
+
+def test_a_run_of_another_definition_is_refused_naming_the_fields_and_the_ways_out(reference, small_chunks, tmp_path):
+    import shutil
+
+    from lnn.errors import RunMismatchError
+
+    out, _, _ = reference
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    result = _train(run, "--seed", "1")
+    assert isinstance(result.exception, RunMismatchError)
+    message = str(result.exception)
+    assert "seed: 0 there, 1 now" in message and "another --out" in message and "--force" in message
+    result = _train(run, "--lr", "0.01")
+    assert "train.learning_rate: 0.003 there, 0.01 now" in str(result.exception)
+    # A time budget is not part of the definition: a finished run is simply reused.
+    assert _train(run, "--budget", "1000").exit_code == 0
+    _same_artefacts(out, run, names=("model.eqx", "checkpoints/best.eqx"))
+    # --force discards the other run and trains the one asked for.
+    result = _train(run, "--seed", "1", "--force")
+    assert result.exit_code == 0, result.output
+    assert (run / "model.eqx").read_bytes() != (out / "model.eqx").read_bytes()
+    assert _train(run, "--seed", "1").exit_code == 0
+
+
+def test_a_locked_run_folder_is_refused_and_a_dead_process_lock_is_taken(tmp_path, small_chunks):
+    from lnn import io
+    from lnn.errors import RunLockedError
+
+    run = tmp_path / "run"
+    with io.locked_run_folder(run):
+        result = _train(run)
+        assert isinstance(result.exception, RunLockedError)
+        assert f"in use by another lnn process (pid {os.getpid()})" in str(result.exception)
+        assert not (run / "config.json").exists()
+    # The lock file of a process that died (its pid in it, no lock held) does not stop the next run.
+    (run / io.LOCK_FILE).write_text("999999999\n")
+    with io.locked_run_folder(run):
+        assert (run / io.LOCK_FILE).read_text() == f"{os.getpid()}\n"
+
+
+def _flips(blob: bytes, count: int, seed: int):
+    """``count`` copies of ``blob``, each with one bit flipped: the first and last bytes, then seeded places."""
+    rng = np.random.default_rng(seed)
+    places = [0, len(blob) - 1, *rng.integers(0, len(blob), count - 2).tolist()]
+    for i in places:
+        bit = int(rng.integers(0, 8))
+        yield i, blob[:i] + bytes([blob[i] ^ (1 << bit)]) + blob[i + 1 :]
+
+
+def test_one_flipped_bit_in_any_file_kind_is_an_lnn_error_or_changes_nothing(reference, tmp_path):
+    """Model files, checkpoints and datasets, a bit at a time (bounded): each corrupt copy either loads
+    the very same content (a bit no reader uses) or raises one of lnn's errors; never different numbers."""
+    import warnings
+
+    from lnn import data, io
+
+    out, _, _ = reference
+    dataset = data.random_states(lnn.systems.get("pendulum"), jax.random.key(0), 20)
+    data.save(dataset, tmp_path / "dataset.npz")
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+    kinds = {
+        "model.eqx": (out / "model.eqx", lambda p: io.load_model(p), io.load_model(out / "model.eqx")),
+        "best.eqx": (out / "checkpoints/best.eqx", io.load_model, io.load_model(out / "checkpoints/best.eqx")),
+        "dataset.npz": (tmp_path / "dataset.npz", data.load, data.load(tmp_path / "dataset.npz")),
+    }
+    checked = 0
+    for kind, (path, load, original) in kinds.items():
+        for i, blob in _flips(path.read_bytes(), 24, seed=len(kind)):
+            copy = tmp_path / f"corrupt{path.suffix}"
+            copy.write_bytes(blob)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a warning (e.g. a "legacy" file) would be a silent pass
+                try:
+                    loaded = load(copy)
+                except LnnError as err:
+                    assert str(copy) in str(err) or copy.name in str(err), (kind, i, err)
+                    checked += 1
+                    continue
+            if kind == "dataset.npz":
+                assert all(np.array_equal(getattr(loaded, k), getattr(original, k)) for k in ("q", "qdot", "qddot"))
+            else:
+                assert same(loaded[0], original[0]) and loaded[1] == original[1], (kind, i)
+    assert checked >= 60
+
+
+def test_a_flipped_bit_in_a_checkpoint_is_refused_on_resume(reference, small_chunks, tmp_path):
+    import shutil
+
+    out, _, _ = reference
+    for i, blob in _flips((out / "checkpoints/last.ckpt").read_bytes(), 6, seed=3):
+        run = tmp_path / f"flip{i}"
+        shutil.copytree(out, run)
+        (run / "checkpoints/last.ckpt").write_bytes(blob)
+        result = _train(run)
+        assert isinstance(result.exception, FileFormatError), (i, result.output)
+        assert "last.ckpt" in str(result.exception)
+
+
+def test_files_of_lnn_0_1_load_with_a_warning_and_a_header_without_step_is_one_message(
+    reference, small_chunks, tmp_path
+):
+    import json
+    import shutil
+
+    from lnn import io
+    from lnn.errors import LegacyFileWarning
+
+    out, _, _ = reference
+    # lnn 0.1's layout: the old magic, no checksum trailer.
+    new = (out / "model.eqx").read_bytes()[: -len(b"\nsha256:") - 65]
+    legacy = tmp_path / "old.eqx"
+    legacy.write_bytes(b"lnn-model v1\n" + new[len(io.MODEL_MAGIC) :])
+    with pytest.warns(LegacyFileWarning, match=r"old.eqx was written by lnn 0.1 .* re-save it"):
+        old, _ = io.load_model(legacy)
+    current, _ = io.load_model(out / "model.eqx")
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(old), jax.tree.leaves(current), strict=True))
+    # A 0.1 checkpoint whose header lost its step: one message naming the file, not a KeyError.
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    body = (run / "checkpoints/last.ckpt").read_bytes()[: -len(b"\nsha256:") - 65]
+    _, header, payload = body.split(b"\n", 2)
+    state = json.loads(header)
+    del state["step"]
+    (run / "checkpoints/last.ckpt").write_bytes(b"lnn-checkpoint v1\n" + json.dumps(state).encode() + b"\n" + payload)
+    with pytest.warns(LegacyFileWarning):
+        result = _train(run)
+    assert isinstance(result.exception, FileFormatError)
+    assert "last.ckpt: the checkpoint's header lacks step" in str(result.exception)

@@ -90,6 +90,7 @@ EXPERT = "Learning from recordings (expert)"
 
 @app.command()
 def train(
+    ctx: typer.Context,
     system: str | None = typer.Option(
         None, help="system the data comes from (default: the dataset's, else double_pendulum)", rich_help_panel=DATA
     ),
@@ -164,6 +165,9 @@ def train(
     ),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
+    force: bool = typer.Option(
+        False, "--force", help="discard a run of another definition in --out and start afresh (else refused)"
+    ),
     method: str = typer.Option(
         "matching",
         help="'matching' (trajectory matching over short windows) or "
@@ -220,6 +224,10 @@ def train(
         weight_decay=weight_decay,
         lbfgs_steps=lbfgs_steps,
     )
+    # One process per run folder, for the whole command (released when it ends, however it ends).
+    ctx.with_resource(io.locked_run_folder(out))
+    io.remove_temporaries(out)  # left by a process killed inside a write
+    model_settings = {"width": width, "depth": depth, "init": init, "dtype": dtype, "linear_solver": linear_solver}
     if spec is not None:
         learning = _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if)
         _train_observed(
@@ -235,6 +243,8 @@ def train(
             out=out,
             method=learning,
             linear_solver=linear_solver,
+            model_settings=model_settings,
+            force=force,
         )
         return
     ds = data.load(data_file) if data_file else None
@@ -253,16 +263,20 @@ def train(
         true_system=s,
         **_model_options(model, linear_solver),
     )
-    io.write_json(
-        out / "config.json",
+    io.claim_run_folder(
+        out,
         {
             "system": s.name,
             "model": model,
             "seed": seed,
             "data": str(data_file) if data_file else f"random_states:{n_train}",
+            **({"data_sha256": io.sha256_file(data_file)} if data_file else {}),
             "train": cfg.to_json(),
+            "model_settings": model_settings,
             "model_config": m.config(),
         },
+        force=force,
+        ignore=_NOT_DEFINING + (("data",) if data_file else ()),
     )
     trained, history = fit(m, ds, key=k_fit, config=cfg, out=out, label=model)
     io.save_model(out / "model.eqx", trained, system=s.name, seed=seed)
@@ -271,6 +285,11 @@ def train(
         f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
         f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
     )
+
+
+# Settings a resumed run may change: the time budget (a killed budget run is continued), and the data
+# file's path where its SHA-256 identifies the data.
+_NOT_DEFINING = ("train.time_budget",)
 
 
 def _model_options(model: str, linear_solver: str) -> dict:
@@ -442,7 +461,21 @@ def _load_observations(path, spec):
 
 
 def _train_observed(
-    data_file, spec, *, model, train_config, width, depth, init, dtype, seed, out, method, linear_solver
+    data_file,
+    spec,
+    *,
+    model,
+    train_config,
+    width,
+    depth,
+    init,
+    dtype,
+    seed,
+    out,
+    method,
+    linear_solver,
+    model_settings,
+    force,
 ) -> None:
     import jax
 
@@ -452,16 +485,20 @@ def _train_observed(
     obs = _load_observations(data_file, spec)
     console.print(f"{data_file}: {obs.summary()}")
     kind = "matching" if isinstance(method, TrajectoryMatching) else "derivatives"
-    io.write_json(
-        out / "config.json",
+    io.claim_run_folder(
+        out,
         {
             "data": str(data_file),
+            "data_sha256": io.sha256_file(data_file),
             "observations": spec,
             "model": model,
             "seed": seed,
             "learning": describe(method),
             "train": train_config.to_json(),
+            "model_settings": model_settings,
         },
+        force=force,
+        ignore=(*_NOT_DEFINING, "data"),
     )
     trained, history = fit_observations(
         model,

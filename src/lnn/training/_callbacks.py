@@ -20,6 +20,7 @@ import jax
 from rich.progress import TaskID
 
 from lnn import io
+from lnn.errors import FileFormatError
 from lnn.training._progress import progress_bar
 from lnn.training._step import TrainState
 
@@ -47,6 +48,10 @@ class RunRecord:
     @classmethod
     def from_json(cls, state: dict[str, Any]) -> RunRecord:
         return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls) if f.name in state})
+
+
+# A checkpoint's header must hold these RunRecord fields (``total`` may be absent: a budget not yet fitted).
+REQUIRED_CHECKPOINT_FIELDS = ("step", "elapsed", "history", "best_val")
 
 
 class Callback:
@@ -112,21 +117,41 @@ class Checkpointer(Callback):
         return self.out / "checkpoints" / "last.ckpt"
 
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
+        """Resume from the last checkpoint, and rebuild from it what a kill may have left stale or missing.
+
+        A checkpoint is written first at each evaluation, so ``best.eqx`` and
+        ``metrics.csv`` are rewritten from it here: byte for byte what the
+        interrupted evaluation would have written.
+        """
         if not (self._resume and self.last.exists()):
             return state, record
         loaded, saved = io.load_checkpoint(self.last, state)
-        return loaded, RunRecord.from_json(saved)
+        missing = [k for k in REQUIRED_CHECKPOINT_FIELDS if k not in saved]
+        if missing:
+            raise FileFormatError(
+                f"{self.last}: the checkpoint's header lacks {', '.join(missing)}; it was not written by this "
+                "lnn. Delete it to restart the run from its beginning, or rerun with --force."
+            )
+        record = RunRecord.from_json(saved)
+        best_step = next((row["step"] for row in record.history if row["val_loss"] == record.best_val), None)
+        if best_step is not None:
+            self._save_best(loaded, best_step, record.best_val)
+        write_metrics_csv(self.out / "metrics.csv", record.history)
+        return loaded, record
 
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
         io.save_checkpoint(self.last, jax.device_get(state), record.to_json())
         if improved:
-            io.save_model(
-                self.out / "checkpoints" / "best.eqx",
-                self._export(self._to_model(state.best_params)),
-                step=record.step,
-                val_loss=record.best_val,
-            )
+            self._save_best(state, record.step, record.best_val)
         write_metrics_csv(self.out / "metrics.csv", record.history)
+
+    def _save_best(self, state: TrainState, step: int, val_loss: float) -> None:
+        io.save_model(
+            self.out / "checkpoints" / "best.eqx",
+            self._export(self._to_model(state.best_params)),
+            step=step,
+            val_loss=val_loss,
+        )
 
 
 def write_metrics_csv(path: str | Path, history: Sequence[dict[str, Any]]) -> None:
