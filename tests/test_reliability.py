@@ -287,7 +287,8 @@ def test_kill_at_ten_seeded_points_then_resume_gives_the_uninterrupted_artefacts
     # figure); the rest drawn.
     finishing = list(range(max(i for i, name in enumerate(names) if name == "checkpoints/last.ckpt"), n))
     assert [names[i] for i in finishing][-2:] == ["model.eqx", "figures/loss.png"] and len(finishing) <= 5
-    drawn = sorted(rng.choice(np.arange(1, n - 4), size=10 - len(finishing), replace=False).tolist())
+    earlier = [k for k in range(n) if k not in finishing and (snapshots / str(k)).exists()]
+    drawn = sorted(rng.choice(earlier, size=10 - len(finishing), replace=False).tolist())
     for k in drawn + finishing:
         inside = k % 2 == 1  # killed inside the write (a temporary file left) or just before it
         run = tmp_path / f"kill{k}"
@@ -432,3 +433,90 @@ def test_files_of_lnn_0_1_load_with_a_warning_and_a_header_without_step_is_one_m
         result = _train(run)
     assert isinstance(result.exception, FileFormatError)
     assert "last.ckpt: the checkpoint's header lacks step" in str(result.exception)
+
+
+# -- training health and exact counts ------------------------------------------------------------------
+
+
+def _pendulum_states(n=200):
+    from lnn import data
+
+    return data.random_states(lnn.systems.get("pendulum"), jax.random.key(1), n)
+
+
+def _tiny_model(ds):
+    from lnn.training import build_model
+
+    system = lnn.systems.get("pendulum")
+    return build_model("lnn", ds, jax.random.key(0), angles=system.angles, width=8, depth=1, true_system=system)
+
+
+@pytest.mark.parametrize("steps", [7, 23])
+def test_steps_are_exact_and_the_progress_bar_agrees(steps):
+    """Chunks of 10: 7 steps end inside the first chunk, 23 in a shorter third one (the steps after the
+    schedule's end are masked in the compiled chunk, so there is one program for every length)."""
+    from lnn.training import Callback, TrainConfig, fit
+
+    class Seen(Callback):
+        def __init__(self):
+            self.shown = []
+
+        def chunk_done(self, record, loss):
+            self.shown.append((record.step, record.total))
+
+    ds, seen = _pendulum_states(), Seen()
+    cfg = TrainConfig(steps=steps, eval_every=10, chunk=10, batch_size=32)
+    _, history = fit(_tiny_model(ds), ds, key=jax.random.key(2), config=cfg, progress=False, callbacks=[seen])
+    assert [h["step"] for h in history] == [*range(10, steps, 10), steps]
+    assert seen.shown[-1] == (steps, steps)
+
+
+def test_a_run_that_mostly_skips_ends_with_an_error_naming_the_worst_samples(tmp_path, capsys, monkeypatch):
+    """Accelerations of 1e200 in one state of 20: most minibatches draw one, and each alone
+    gives a non-finite loss."""
+    import sys
+
+    from lnn import data
+    from lnn.cli import main
+
+    ds = _pendulum_states()
+    qddot = ds.qddot.copy()
+    qddot[::20] = 1e200
+    path = data.save(data.Dataset(ds.q, ds.qdot, qddot, ds.trajectory, ds.t, ds.metadata), tmp_path / "d.npz")
+    args = ["lnn", "train", "--data", str(path), *SMALL[2:], "--steps", "20", "--out"]
+    monkeypatch.setattr(sys, "argv", [*args, str(tmp_path / "run")])
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("error:") == 1 and err.endswith("\n") and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "gave a non-finite loss or gradient and were skipped, more than the 50% lnn accepts" in last
+    assert "training sample(s) give one on their own, so the data is at fault; the worst: sample" in last
+
+
+class _Frozen(lnn.AbstractDynamics):
+    """q̈ = 0 whatever its one parameter: a model that cannot learn, so its validation loss is flat."""
+
+    w: jax.Array
+
+    @property
+    def dof(self):
+        return 1
+
+    def acceleration(self, q, qdot, force=None):
+        return 0.0 * self.w * q
+
+
+def test_a_flat_validation_loss_is_a_warning():
+    import jax.numpy as jnp
+
+    from lnn.errors import TrainingWarning
+    from lnn.training import TrainConfig, fit, flat_stretch
+
+    ds = _pendulum_states()
+    cfg = TrainConfig(steps=100, eval_every=10, chunk=10, batch_size=32)
+    with pytest.warns(TrainingWarning, match=r"the validation loss stayed at .* of the schedule\): nothing is"):
+        fit(_Frozen(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False)
+    rows = [{"step": s, "val_loss": v} for s, v in [(10, 1.0), (20, 0.5), (30, 0.5), (40, 0.5)]]
+    assert flat_stretch(rows) == (20, 40) and flat_stretch(rows[:3]) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -283,8 +284,14 @@ def train(
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(
         f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
-        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+        f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
     )
+
+
+def _skipped_note(history: list[dict]) -> str:
+    """``"; N steps skipped (non-finite loss or gradient)"`` for the final line, or "" when none were."""
+    skipped = sum(int(h.get("skipped", 0)) for h in history)
+    return f"; {skipped:,} steps skipped (non-finite loss or gradient)" if skipped else ""
 
 
 # Settings a resumed run may change: the time budget (a killed budget run is continued), and the data
@@ -527,7 +534,7 @@ def _train_observed(
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(
         f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
-        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+        f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
     )
     restart = [h["warm_restart"] for h in history if "warm_restart" in h]
     if restart:
@@ -772,6 +779,11 @@ def _observed_table(result: dict, title: str) -> None:
     Console(width=max(console.width, 100)).print(table)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (``warning: ...``), like an error, without the source line."""
+    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: float64 on (the physics needs it), then the app, a user's mistake as one line on stderr."""
     import jax
@@ -779,6 +791,7 @@ def main() -> None:
     from lnn.errors import LnnError
 
     jax.config.update("jax_enable_x64", True)
+    warnings.showwarning = _show_warning
     try:
         app()  # standalone: usage errors are printed and exit by click itself
     except (LnnError, ValueError, OSError) as err:

@@ -41,7 +41,7 @@ class RunLockedError(LnnError, RuntimeError):
 
 
 class TrainingDivergedError(LnnError, RuntimeError):
-    """Training produced non-finite losses for too many consecutive steps."""
+    """Training produced non-finite losses for too many consecutive steps, or for too many steps in all."""
 
 
 class SingularMassMatrixError(LnnError, ArithmeticError):
@@ -58,6 +58,10 @@ class ModelTypeError(LnnError, TypeError):
 
 class LegacyFileWarning(UserWarning):
     """A model or checkpoint file of lnn 0.1, read without a checksum (re-save it to add one)."""
+
+
+class TrainingWarning(UserWarning):
+    """Training that ended but learnt nothing visible (a validation loss that did not move)."""
 
 
 class PrecisionWarning(UserWarning):

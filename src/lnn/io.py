@@ -38,9 +38,6 @@ import equinox as eqx
 from lnn import models
 from lnn.errors import FileFormatError, LegacyFileWarning, RunLockedError, RunMismatchError
 
-if sys.platform != "win32":
-    import fcntl
-
 MODEL_MAGIC = b"lnn-model v1 sha256\n"
 CHECKPOINT_MAGIC = b"lnn-checkpoint v1 sha256\n"
 # lnn 0.1's magics: the same layout without the checksum trailer.
@@ -205,6 +202,8 @@ def locked_run_folder(folder: str | os.PathLike) -> Iterator[Path]:
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         if sys.platform != "win32":
+            import fcntl
+
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

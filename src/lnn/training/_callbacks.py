@@ -33,7 +33,8 @@ class RunRecord:
     included); ``history``: one dict per evaluation (step, time, train_loss,
     val_loss, learning_rate, skipped, and what a stage adds); ``best_val``:
     the lowest validation loss; ``total``: the schedule's length (None while a
-    time budget has not yet fixed it).
+    time budget has not yet fixed it); ``skipped``: steps skipped so far for a
+    non-finite loss or gradient (they apply no update, so are not in ``step``).
     """
 
     step: int = 0
@@ -41,6 +42,7 @@ class RunRecord:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     best_val: float = math.inf
     total: int | None = None
+    skipped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -82,7 +84,12 @@ class ProgressBar(Callback):
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
         self._bar.__enter__()
         self._task = self._bar.add_task(
-            self._label, total=record.total or 1, completed=record.step, loss=float("nan"), val=float("nan")
+            self._label,
+            total=record.total or 1,
+            completed=record.step,
+            loss=float("nan"),
+            val=float("nan"),
+            skipped=_skipped(record),
         )
         return state, record
 
@@ -92,6 +99,7 @@ class ProgressBar(Callback):
             total=record.total or record.step or 1,
             completed=min(record.step, record.total or record.step),
             loss=loss,
+            skipped=_skipped(record),
         )
 
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
@@ -100,6 +108,11 @@ class ProgressBar(Callback):
 
     def close(self) -> None:
         self._bar.__exit__(None, None, None)
+
+
+def _skipped(record: RunRecord) -> str:
+    """The progress bar's note of skipped steps, as they happen (empty while there are none)."""
+    return f"  [yellow]{record.skipped:,} skipped (non-finite)[/yellow]" if record.skipped else ""
 
 
 class Checkpointer(Callback):
