@@ -183,7 +183,7 @@ def load_checkpoint(path: str | os.PathLike, like) -> tuple[Any, dict[str, Any]]
 
 # -- run folders ------------------------------------------------------------------------------
 
-LOCK_FILE = ".lock"
+LOCK_FILE = ".lock"  # in a run folder: the lock of the process training there, and its pid
 
 
 @contextlib.contextmanager
