@@ -518,5 +518,34 @@ def test_a_flat_validation_loss_is_a_warning():
     cfg = TrainConfig(steps=100, eval_every=10, chunk=10, batch_size=32)
     with pytest.warns(TrainingWarning, match=r"the validation loss stayed at .* of the schedule\): nothing is"):
         fit(_Frozen(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False)
-    rows = [{"step": s, "val_loss": v} for s, v in [(10, 1.0), (20, 0.5), (30, 0.5), (40, 0.5)]]
-    assert flat_stretch(rows) == (20, 40) and flat_stretch(rows[:3]) is None
+    rows = [{"step": s, "val_loss": v} for s, v in [(10, 1.0), (20, 0.5), (30, 0.5), (40, 0.5), (50, 0.4)]]
+    assert flat_stretch(rows[:4]) == (20, 40) and flat_stretch(rows[:3]) == (20, 30)
+    assert flat_stretch(rows) is None and flat_stretch(rows[:1]) is None
+
+
+def test_claim_run_folder_compares_only_the_defining_fields_it_can(tmp_path):
+    from lnn import io
+    from lnn.errors import RunMismatchError
+
+    run = tmp_path / "run"
+    first = {"seed": 0, "data": "a.csv", "data_sha256": "aa", "train": {"steps": 10, "time_budget": None}}
+    io.claim_run_folder(run, first)
+    # Nothing trained yet: any definition may take the folder.
+    io.claim_run_folder(run, {**first, "seed": 5})
+    io.claim_run_folder(run, first)
+    (run / "model.eqx").write_bytes(b"a run")
+    ignore = ("train.time_budget", "data")
+    io.claim_run_folder(run, {**first, "data": "moved/a.csv", "train": {"steps": 10, "time_budget": 60}}, ignore=ignore)
+    with pytest.raises(RunMismatchError, match=r"data_sha256: 'aa' there, 'bb' now.*another --out, or --force"):
+        io.claim_run_folder(run, {**first, "data_sha256": "bb"}, ignore=ignore)
+    with pytest.raises(RunMismatchError, match=r"train.steps: 10 there, 20 now"):
+        io.claim_run_folder(run, {**first, "train": {"steps": 20, "time_budget": None}}, ignore=ignore)
+    # A field the earlier config.json lacks (an older lnn) is not compared.
+    io.claim_run_folder(run, {**first, "model_settings": {"width": 8}}, ignore=ignore)
+    (run / "config.json").write_text("{not json")
+    with pytest.raises(RunMismatchError, match="without a readable config.json"):
+        io.claim_run_folder(run, first)
+    (run / "notes.txt").write_text("mine")
+    io.claim_run_folder(run, {**first, "seed": 1}, force=True)
+    assert not (run / "model.eqx").exists() and (run / "notes.txt").exists()
+    assert io.remove_temporaries(run) == [] and not io.remove_temporaries(tmp_path / "absent")

@@ -143,6 +143,15 @@ _REMEDY = {
 }
 
 
+def _checksum_note(verify: Callable[[], None]) -> str:
+    """For a payload that does not fit its header: whether the file is also corrupt (fails its checksum)."""
+    try:
+        verify()
+    except FileFormatError:
+        return ", and the file fails its checksum: its bytes changed after lnn wrote it"
+    return ""
+
+
 def save_model(path: str | os.PathLike, model, **metadata: Any) -> Path:
     """Save a model (architecture + weights) with optional JSON-ready metadata."""
     return _write_container(path, MODEL_MAGIC, {"config": model.config(), "metadata": metadata}, model)
@@ -158,7 +167,9 @@ def load_model(path: str | os.PathLike):
     try:
         model = eqx.tree_deserialise_leaves(_io.BytesIO(payload), skeleton)
     except Exception as err:  # truncated or mismatched weights
-        raise FileFormatError(f"{path}: the weights do not match the model described in its header ({err}).") from None
+        raise FileFormatError(
+            f"{path}: the weights do not match the model described in its header ({err}){_checksum_note(verify)}."
+        ) from None
     verify()
     return model, header.get("metadata", {})
 
@@ -175,7 +186,8 @@ def load_checkpoint(path: str | os.PathLike, like) -> tuple[Any, dict[str, Any]]
         tree = eqx.tree_deserialise_leaves(_io.BytesIO(payload), like)
     except Exception as err:
         raise FileFormatError(
-            f"{path}: checkpoint does not match this model/optimiser ({err}); start a fresh run in a new --out folder."
+            f"{path}: checkpoint does not match this model/optimiser ({err}){_checksum_note(verify)}; start a "
+            "fresh run in a new --out folder, or rerun with --force."
         ) from None
     verify()
     return tree, state

@@ -43,7 +43,7 @@ from lnn.training._config import TrainConfig
 from lnn.training._lbfgs import refine
 from lnn.training._objective import AbstractObjective, AccelerationObjective
 from lnn.training._optim import optimizer
-from lnn.training._step import TrainState, train_chunk, train_step
+from lnn.training._step import TrainState, all_finite, train_chunk, train_step
 
 # Validation scores at most this many samples (a fixed prefix), so its cost is bounded.
 MAX_VALIDATION_SAMPLES = 4096
@@ -52,7 +52,7 @@ MAX_VALIDATION_SAMPLES = 4096
 # less: a few poisoned states in a large dataset spoil a fair share of minibatches and training still works.
 MAX_SKIPPED_FRACTION = 0.5
 # A validation loss equal to within FLAT_TOLERANCE (relative) over at least FLAT_FRACTION of the schedule
-# (and three evaluations) is reported as a warning: a run that learns moves by far more than 1e-6.
+# (two evaluations or more) is reported as a warning: a run that learns moves by far more than 1e-6.
 FLAT_FRACTION = 0.25
 FLAT_TOLERANCE = 1e-6
 # Training samples scored at once when looking for the ones that are non-finite on their own.
@@ -106,7 +106,7 @@ class Trainer:
             loss, grads = jax.value_and_grad(
                 lambda p: self.objective(eqx.combine(p, self.static), tuple(x[None] for x in sample), constants)
             )(p)
-            return jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+            return all_finite(loss, grads)
 
         check = eqx.filter_jit(jax.vmap(usable, in_axes=(None, *([0] * len(samples)))))
         n = samples[0].shape[0]
@@ -243,7 +243,7 @@ def _check_health(trainer: Trainer, state: TrainState, record: RunRecord, label:
 
 
 def flat_stretch(history: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
-    """``(first, last)`` steps of the final run of evaluations (three or more) whose validation losses
+    """``(first, last)`` steps of the final run of evaluations (two or more) whose validation losses
     equal the last one to :data:`FLAT_TOLERANCE` (relative); None if there is none."""
     if not history:
         return None
@@ -251,7 +251,7 @@ def flat_stretch(history: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
     k = len(history) - 1
     while k > 0 and abs(history[k - 1]["val_loss"] - last) <= FLAT_TOLERANCE * abs(last):
         k -= 1
-    return (history[k]["step"], history[-1]["step"]) if len(history) - k >= 3 else None
+    return (history[k]["step"], history[-1]["step"]) if len(history) - k >= 2 else None
 
 
 def fit(
@@ -284,7 +284,7 @@ def fit(
         export: False returns what was trained rather than the objective's
             ``export`` of it (e.g. the model with its free initial states, for a
             further stage); saved models are always exported.
-        callbacks: more :class:`Callback`\\ s, after the progress bar and checkpoints.
+        callbacks: more :class:`Callback`\\ s, after the checkpoints and the progress bar.
     Returns:
         The model with the lowest validation loss, and the history: one dict per
         evaluation (step, time, train_loss, val_loss, learning_rate, skipped).
@@ -293,9 +293,10 @@ def fit(
     k_split, k_train = jax.random.split(key)
     train, val = _training_split(objective.export(model), dataset, val_dataset, config, k_split)
     trainer = Trainer(model, objective, train, val, config)
+    # The checkpointer first: the bar then starts from a resumed run's step.
     hooks: list[Callback] = [ProgressBar(label, progress)]
     if out is not None:
-        hooks.append(Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
+        hooks.insert(0, Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
     state, record = run(
         trainer, trainer.initial_state(model, k_train), RunRecord(total=config.steps), [*hooks, *callbacks], label
     )
