@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -90,6 +91,7 @@ EXPERT = "Learning from recordings (expert)"
 
 @app.command()
 def train(
+    ctx: typer.Context,
     system: str | None = typer.Option(
         None, help="system the data comes from (default: the dataset's, else double_pendulum)", rich_help_panel=DATA
     ),
@@ -144,6 +146,11 @@ def train(
         rich_help_panel=TRAINING,
     ),
     batch_size: int = typer.Option(256, rich_help_panel=TRAINING),
+    val_fraction: float = typer.Option(
+        0.1,
+        help="share held out for validation (trajectories, or the end of a single recording)",
+        rich_help_panel=TRAINING,
+    ),
     lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
     weight_decay: float = typer.Option(
         0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=TRAINING
@@ -159,6 +166,9 @@ def train(
     ),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/train"), help="run folder (rerun to resume)"),
+    force: bool = typer.Option(
+        False, "--force", help="discard a run of another definition in --out and start afresh (else refused)"
+    ),
     method: str = typer.Option(
         "matching",
         help="'matching' (trajectory matching over short windows) or "
@@ -209,11 +219,16 @@ def train(
         steps=steps,
         time_budget=budget if budget > 0 else None,
         batch_size=batch_size,
+        val_fraction=val_fraction,
         learning_rate=lr,
         devices=devices,
         weight_decay=weight_decay,
         lbfgs_steps=lbfgs_steps,
     )
+    # One process per run folder, for the whole command (released when it ends, however it ends).
+    ctx.with_resource(io.locked_run_folder(out))
+    io.remove_temporaries(out)  # left by a process killed inside a write
+    model_settings = {"width": width, "depth": depth, "init": init, "dtype": dtype, "linear_solver": linear_solver}
     if spec is not None:
         learning = _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if)
         _train_observed(
@@ -229,6 +244,8 @@ def train(
             out=out,
             method=learning,
             linear_solver=linear_solver,
+            model_settings=model_settings,
+            force=force,
         )
         return
     ds = data.load(data_file) if data_file else None
@@ -247,24 +264,39 @@ def train(
         true_system=s,
         **_model_options(model, linear_solver),
     )
-    io.write_json(
-        out / "config.json",
+    io.claim_run_folder(
+        out,
         {
             "system": s.name,
             "model": model,
             "seed": seed,
             "data": str(data_file) if data_file else f"random_states:{n_train}",
+            **({"data_sha256": io.sha256_file(data_file)} if data_file else {}),
             "train": cfg.to_json(),
+            "model_settings": model_settings,
             "model_config": m.config(),
         },
+        force=force,
+        ignore=_NOT_DEFINING + (("data",) if data_file else ()),
     )
     trained, history = fit(m, ds, key=k_fit, config=cfg, out=out, label=model)
     io.save_model(out / "model.eqx", trained, system=s.name, seed=seed)
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(
         f"trained {model} for {history[-1]['step']:,} steps; best validation loss "
-        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+        f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
     )
+
+
+def _skipped_note(history: list[dict]) -> str:
+    """``"; N steps skipped (non-finite loss or gradient)"`` for the final line, or "" when none were."""
+    skipped = sum(int(h.get("skipped", 0)) for h in history)
+    return f"; {skipped:,} steps skipped (non-finite loss or gradient)" if skipped else ""
+
+
+# Settings a resumed run may change: the time budget (a killed budget run is continued), and the data
+# file's path where its SHA-256 identifies the data.
+_NOT_DEFINING = ("train.time_budget",)
 
 
 def _model_options(model: str, linear_solver: str) -> dict:
@@ -436,7 +468,21 @@ def _load_observations(path, spec):
 
 
 def _train_observed(
-    data_file, spec, *, model, train_config, width, depth, init, dtype, seed, out, method, linear_solver
+    data_file,
+    spec,
+    *,
+    model,
+    train_config,
+    width,
+    depth,
+    init,
+    dtype,
+    seed,
+    out,
+    method,
+    linear_solver,
+    model_settings,
+    force,
 ) -> None:
     import jax
 
@@ -446,16 +492,20 @@ def _train_observed(
     obs = _load_observations(data_file, spec)
     console.print(f"{data_file}: {obs.summary()}")
     kind = "matching" if isinstance(method, TrajectoryMatching) else "derivatives"
-    io.write_json(
-        out / "config.json",
+    io.claim_run_folder(
+        out,
         {
             "data": str(data_file),
+            "data_sha256": io.sha256_file(data_file),
             "observations": spec,
             "model": model,
             "seed": seed,
             "learning": describe(method),
             "train": train_config.to_json(),
+            "model_settings": model_settings,
         },
+        force=force,
+        ignore=(*_NOT_DEFINING, "data"),
     )
     trained, history = fit_observations(
         model,
@@ -484,7 +534,7 @@ def _train_observed(
     plot.loss_curves(out / "figures" / "loss.png", {model: history})
     console.print(
         f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
-        f"{min(h['val_loss'] for h in history):.4g}; wrote {out / 'model.eqx'}"
+        f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
     )
     restart = [h["warm_restart"] for h in history if "warm_restart" in h]
     if restart:
@@ -820,6 +870,11 @@ def _observed_table(result: dict, title: str) -> None:
     Console(width=max(console.width, 100)).print(table)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr (``warning: ...``), like an error, without the source line."""
+    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: float64 on (the physics needs it), then the app, a user's mistake as one line on stderr."""
     import jax
@@ -827,6 +882,7 @@ def main() -> None:
     from lnn.errors import LnnError
 
     jax.config.update("jax_enable_x64", True)
+    warnings.showwarning = _show_warning
     try:
         app()  # standalone: usage errors are printed and exit by click itself
     except (LnnError, ValueError, OSError) as err:

@@ -1,4 +1,4 @@
-"""Exceptions a user can cause, and the one warning lnn gives. Each message names the fix.
+"""Exceptions a user can cause, and the warnings lnn gives. Each message names the fix.
 
 Every error derives from :class:`LnnError`, so the CLI can show one line for any
 of them instead of a traceback.
@@ -32,8 +32,16 @@ class FileFormatError(LnnError, ValueError):
     """A file that is missing, or is not one lnn wrote."""
 
 
+class RunMismatchError(LnnError, ValueError):
+    """A run folder that holds another run than the one asked for (different data, model, settings or seed)."""
+
+
+class RunLockedError(LnnError, RuntimeError):
+    """A run folder another lnn process is training in."""
+
+
 class TrainingDivergedError(LnnError, RuntimeError):
-    """Training produced non-finite losses for too many consecutive steps."""
+    """Training produced non-finite losses for too many consecutive steps, or for too many steps in all."""
 
 
 class SingularMassMatrixError(LnnError, ArithmeticError):
@@ -46,6 +54,14 @@ class SymmetryError(LnnError, ValueError):
 
 class ModelTypeError(LnnError, TypeError):
     """A model of the wrong kind for the operation (e.g. a black box where a Lagrangian is needed)."""
+
+
+class LegacyFileWarning(UserWarning):
+    """A model or checkpoint file of lnn 0.1, read without a checksum (re-save it to add one)."""
+
+
+class TrainingWarning(UserWarning):
+    """Training that ended but learnt nothing visible (a validation loss that did not move)."""
 
 
 class PrecisionWarning(UserWarning):

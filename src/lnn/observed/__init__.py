@@ -39,7 +39,7 @@ from lnn.observed._matching import (
     window_losses,
     windows,
 )
-from lnn.observed._observations import Observations, simulate
+from lnn.observed._observations import MAX_MAGNITUDE, Observations, simulate
 from lnn.observed._residuals import Departure, check, departures, noise_level
 from lnn.observed._smoothing import (
     KnotSpline,
@@ -53,6 +53,7 @@ from lnn.observed._smoothing import (
 )
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "SCHMIDT_LIPSON_SOURCE",
     "STALL_FACTOR",
     "Departure",

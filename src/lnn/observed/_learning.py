@@ -30,7 +30,7 @@ import numpy as np
 
 from lnn._angles import spread, wrapped_difference
 from lnn.data import Dataset, split
-from lnn.errors import ConfigurationError
+from lnn.errors import ConfigurationError, DataError
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._matching import FreeInitialStates, TrajectoryObjective, Windows, windows
 from lnn.observed._observations import Observations
@@ -186,6 +186,7 @@ def training_sets(
         est_train, est_val = est.subset(~in_val), est.subset(in_val)
     else:
         obs_train, obs_val = obs.split_in_time(1 - train_config.val_fraction)
+        _require_split_lengths(obs_train, obs_val, method, train_config.val_fraction)
         est_train, est_val = estimate(obs_train, method.smoother), estimate(obs_val, method.smoother)
     if isinstance(method, FromDerivatives):
         return est_train, est_val, est
@@ -196,6 +197,27 @@ def training_sets(
         return windows(o, length=method.window, every=method.every, stride=k, initial=e)
 
     return cut(obs_train, est_train, stride), cut(obs_val, est_val, 1), est
+
+
+def _require_split_lengths(obs_train: Observations, obs_val: Observations, method: Method, fraction: float) -> None:
+    """A :class:`~lnn.errors.DataError` naming the two settings to change when the time split of one
+    trajectory leaves a part shorter than a window (or than the smoother needs)."""
+    matching = isinstance(method, TrajectoryMatching)
+    need = max(method.smoother.samples_needed, method.span if matching else 0)
+    for part, o in (("validation", obs_val), ("training", obs_train)):
+        if len(o) < need:
+            what = (
+                f"a trajectory-matching window of {need} samples ((window − 1)·every + 1)"
+                if matching
+                else (f"the {type(method.smoother).__name__} estimate, which needs {need} samples")
+            )
+            other = "shorten the window (--window, --every)" if matching else "record a longer motion"
+            share = "raise" if part == "validation" else "lower"
+            raise DataError(
+                f"the {part} part of the one recorded trajectory (the {'last' if part == 'validation' else 'first'} "
+                f"{fraction if part == 'validation' else 1 - fraction:.0%} of its time, {len(o)} samples) is shorter "
+                f"than {what}; {share} the validation share (--val-fraction, TrainConfig.val_fraction) or {other}."
+            )
 
 
 def fit_observations(

@@ -16,6 +16,7 @@ import csv
 import io as _io
 import os
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -81,24 +82,23 @@ def load_table(
         raise DataError(f"column(s) {', '.join(duplicated)} named twice; each role needs its own column.")
     if not path.is_file():
         raise FileFormatError(f"no data file at {path}; check the path.")
+    numeric = [c for c in wanted if c != trajectory]
     if path.suffix.lower() == ".npz":
-        columns, rows, row_kind = _read_npz(path, wanted)
+        columns, ids, rows, row_kind = _read_npz(path, numeric, trajectory)
     else:
-        columns, rows, row_kind = _read_csv(path, wanted)
+        columns, ids, rows, row_kind = _read_csv(path, numeric, trajectory)
     stack = lambda cols: np.stack([columns[c] for c in cols], axis=1) if cols else None
-    traj = columns[trajectory] if trajectory else np.zeros(len(rows))
-    bad = np.flatnonzero(~np.isfinite(traj) | (traj != np.round(traj)))
-    if bad.size:
-        raise DataError(
-            f"trajectory column {trajectory!r} holds {traj[bad[0]]:g} at {row_kind} {rows[bad[0]]} of "
-            f"{path.name}; trajectory ids must be whole numbers (repair that row)."
-        )
     names = {"t": [time], "q": coords, "qdot": vels, "qddot": accs}
-    meta = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
+    meta: dict = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
+    traj = np.zeros(len(rows), dtype=np.int64)
+    if trajectory:
+        traj, labels = _trajectory_ids(ids, trajectory, rows, row_kind, path)
+        if labels is not None:
+            meta["trajectory_labels"] = labels
     return Observations(
         t=columns[time],
         q=np.stack([columns[c] for c in coords], axis=1),
-        trajectory=traj.astype(np.int64),
+        trajectory=traj,
         qdot=stack(vels),
         qddot=stack(accs),
         coordinates=tuple(coords),
@@ -116,16 +116,44 @@ def _missing_columns(path: Path, wanted: list[str], have: list[str]) -> None:
         )
 
 
-def _read_csv(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    text = path.read_text()
+# Float trajectory ids are exact integers only up to 2**53; above it, neighbouring ids may be one float.
+_EXACT_FLOAT_INTEGER = 2**53
+
+
+def _read_text(path: Path) -> str:
+    """``path`` decoded as UTF-8 (a leading byte-order mark dropped); other bytes are a
+    :class:`~lnn.errors.FileFormatError` naming the line and the byte."""
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise FileFormatError(
+            f"line {line} of {path.name} is not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8."
+        ) from None
+
+
+def _read_csv(
+    path: Path, wanted: list[str], trajectory: str | None
+) -> tuple[dict[str, np.ndarray], list[str] | None, np.ndarray, str]:
+    """The ``wanted`` columns as floats, the ``trajectory`` column's fields as written, the line numbers."""
+    text = _read_text(path)
     header, header_line = None, 0
     idx: list[int] = []
     values: list[list[float]] = []
+    ids: list[str] = []
     rows: list[int] = []
     for line_no, row in _csv_rows(text):
         if header is None:
             header, header_line = [c.strip() for c in row], line_no
-            _missing_columns(path, wanted, header)
+            _missing_columns(path, wanted + ([trajectory] if trajectory else []), header)
+            for c in wanted + ([trajectory] if trajectory else []):
+                at = [j + 1 for j, h in enumerate(header) if h == c]
+                if len(at) > 1:
+                    raise DataError(
+                        f"column {c!r} appears {len(at)} times in the header (line {line_no}) of {path.name}, "
+                        f"as columns {' and '.join(map(str, at))}; rename one so lnn need not guess which is meant."
+                    )
             idx = [header.index(c) for c in wanted]
             continue
         if len(row) != len(header):
@@ -141,11 +169,18 @@ def _read_csv(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.
             except ValueError:
                 raise DataError(f"line {line_no} of {path.name}, column {c!r}: {field!r} is not a number.") from None
         values.append(parsed)
+        if trajectory:
+            ids.append(row[header.index(trajectory)].strip())
         rows.append(line_no)
     if header is None:
         raise DataError(f"{path.name} is empty; expected a header line naming the columns, then data.")
+    if not values:
+        raise DataError(
+            f"{path.name} has a header (line {header_line}) but no data rows; add the measurements below it."
+        )
     arr = np.asarray(values, dtype=float).reshape(-1, len(wanted))
-    return {c: arr[:, j] for j, c in enumerate(wanted)}, np.asarray(rows, dtype=np.int64), "line"
+    columns = {c: arr[:, j] for j, c in enumerate(wanted)}
+    return columns, (ids if trajectory else None), np.asarray(rows, dtype=np.int64), "line"
 
 
 def _csv_rows(text: str):
@@ -156,25 +191,79 @@ def _csv_rows(text: str):
         yield line_no, next(csv.reader([line]))
 
 
-def _read_npz(path: Path, wanted: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+def _read_npz(
+    path: Path, wanted: list[str], trajectory: str | None
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray, str]:
+    """The ``wanted`` arrays as floats, the ``trajectory`` array as stored, the indices."""
+    every = wanted + ([trajectory] if trajectory else [])
     try:
         with np.load(_io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
             have = list(f.keys())
-            _missing_columns(path, wanted, have)
-            columns = {c: np.asarray(f[c]) for c in wanted}
+            _missing_columns(path, every, have)
+            columns = {c: np.asarray(f[c]) for c in every}
     except DataError:
         raise
     except Exception as err:  # not a zip, pickled object arrays, truncated
         raise FileFormatError(f"{path} is not a readable .npz of numeric arrays ({err}).") from None
     lengths = {c: a.shape for c, a in columns.items()}
-    n = columns[wanted[0]].shape
+    n = columns[every[0]].shape
     for c, a in columns.items():
-        if a.ndim != 1 or a.shape != n or not np.issubdtype(a.dtype, np.number):
+        labels = c == trajectory and a.dtype.kind in "US"
+        if a.ndim != 1 or a.shape != n or not (labels or np.issubdtype(a.dtype, np.number)):
             raise DataError(
                 f"array {c!r} in {path.name} has shape {a.shape} and dtype {a.dtype}; every named "
                 f"array must be numeric and 1-D of the same length (shapes: {lengths})."
             )
-    return {c: a.astype(float) for c, a in columns.items()}, np.arange(n[0]), "index"
+    if n[0] == 0:
+        raise DataError(f"the arrays in {path.name} are empty; it holds no samples.")
+    ids = columns.pop(trajectory) if trajectory else None
+    return {c: a.astype(float) for c, a in columns.items()}, ids, np.arange(n[0]), "index"
+
+
+def _trajectory_ids(
+    ids: Sequence[str] | np.ndarray | None, name: str, rows: np.ndarray, row_kind: str, path: Path
+) -> tuple[np.ndarray, list[str] | None]:
+    """Exact trajectory ids: whole numbers as int64 when they fit, else consecutive ids with the
+    labels as written (strings, or integers beyond int64) returned beside them; never through a float.
+
+    A CSV field is a whole number if it is one exactly (``7``, ``7.0``, ``1e19``), a label if it is
+    not a number at all, and refused if it is a number with a fraction (``0.5``) or not finite. A
+    float array's ids must be whole and below 2**53, where floats stop being exact integers.
+    """
+    assert ids is not None  # a trajectory column was named, so the reader returned it
+    where = lambda i: f"{row_kind} {rows[i]} of {path.name}"
+    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu":
+        exact: list[int | str] = [int(v) for v in ids]
+    elif isinstance(ids, np.ndarray) and ids.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(ids) | (ids != np.round(ids)) | (np.abs(ids) >= _EXACT_FLOAT_INTEGER))
+        if bad.size:
+            raise DataError(
+                f"trajectory array {name!r} holds {ids[bad[0]]:g} at {where(bad[0])}; float trajectory ids must be "
+                "whole numbers below 2**53 (store larger ids as integers or strings)."
+            )
+        exact = [int(v) for v in ids]
+    else:
+        exact = []
+        for i, field in enumerate(ids):
+            try:
+                number = Decimal(str(field))
+            except InvalidOperation:
+                exact.append(str(field))
+                continue
+            if not number.is_finite() or number != number.to_integral_value():
+                raise DataError(
+                    f"trajectory column {name!r} holds {field} at {where(i)}; trajectory ids must be whole "
+                    "numbers or labels (repair that row)."
+                )
+            exact.append(int(number))
+    if all(isinstance(v, int) and _INT64.min <= v <= _INT64.max for v in exact):
+        return np.asarray(exact, dtype=np.int64), None
+    labels = list(dict.fromkeys(str(v) for v in exact))
+    index = {label: k for k, label in enumerate(labels)}
+    return np.asarray([index[str(v)] for v in exact], dtype=np.int64), labels
+
+
+_INT64 = np.iinfo(np.int64)
 
 
 # -- Schmidt & Lipson ----------------------------------------------------------------------
@@ -198,7 +287,7 @@ def load_schmidt_lipson(path: str | os.PathLike) -> Observations:
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"no Schmidt & Lipson data file at {path}; the data is in {SCHMIDT_LIPSON_SOURCE}.")
-    lines = path.read_text().splitlines()
+    lines = _read_text(path).splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None or not lines[header_at].lstrip().startswith("%"):
         raise FileFormatError(

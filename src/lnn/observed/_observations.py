@@ -22,6 +22,10 @@ from lnn.data import true_motions
 from lnn.errors import DataError
 from lnn.systems import System
 
+# Values larger than this in magnitude are refused as a recording's error (a unit slip, a sentinel such as
+# 1e300): squared in any loss or smoother they overflow float64, and no physical motion lnn fits needs them.
+MAX_MAGNITUDE = 1e150
+
 
 @dataclasses.dataclass(frozen=True)
 class Observations:
@@ -113,6 +117,14 @@ class Observations:
                 raise DataError(
                     f"NaN or inf in column {col!r} at {self.where(rows[0])}{more}; remove or repair "
                     "these rows (lnn does not drop data silently)."
+                )
+            huge = np.abs(a2) > MAX_MAGNITUDE
+            if huge.any():
+                row = int(np.flatnonzero(huge.any(axis=1))[0])
+                j = int(np.argmax(huge[row]))
+                raise DataError(
+                    f"column {names[k][j]!r} holds {a2[row, j]:g} at {self.where(row)}, beyond the {MAX_MAGNITUDE:g} "
+                    "lnn accepts; repair that value (a unit slip or a placeholder?)."
                 )
         for traj, idx in self.segments():
             dt = np.diff(self.t[idx])

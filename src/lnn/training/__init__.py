@@ -14,7 +14,16 @@
 from lnn.training._callbacks import Callback, Checkpointer, ProgressBar, RunRecord, write_metrics_csv
 from lnn.training._config import Loss, TrainConfig
 from lnn.training._lbfgs import refine
-from lnn.training._loop import MAX_VALIDATION_SAMPLES, Trainer, fit, run
+from lnn.training._loop import (
+    FLAT_FRACTION,
+    FLAT_TOLERANCE,
+    MAX_SKIPPED_FRACTION,
+    MAX_VALIDATION_SAMPLES,
+    Trainer,
+    fit,
+    flat_stretch,
+    run,
+)
 from lnn.training._models import MODEL_NAMES, build_model
 from lnn.training._objective import (
     AbstractObjective,
@@ -31,6 +40,9 @@ from lnn.training._progress import progress_bar
 from lnn.training._step import ChunkSummary, TrainState, train_chunk, train_step
 
 __all__ = [
+    "FLAT_FRACTION",
+    "FLAT_TOLERANCE",
+    "MAX_SKIPPED_FRACTION",
     "MAX_VALIDATION_SAMPLES",
     "MODEL_NAMES",
     "AbstractObjective",
@@ -51,6 +63,7 @@ __all__ = [
     "derivative_loss",
     "derivative_targets",
     "fit",
+    "flat_stretch",
     "learning_rate",
     "normalised_error",
     "optimizer",

@@ -20,6 +20,7 @@ import jax
 from rich.progress import TaskID
 
 from lnn import io
+from lnn.errors import FileFormatError
 from lnn.training._progress import progress_bar
 from lnn.training._step import TrainState
 
@@ -32,7 +33,8 @@ class RunRecord:
     included); ``history``: one dict per evaluation (step, time, train_loss,
     val_loss, learning_rate, skipped, and what a stage adds); ``best_val``:
     the lowest validation loss; ``total``: the schedule's length (None while a
-    time budget has not yet fixed it).
+    time budget has not yet fixed it); ``skipped``: steps skipped so far for a
+    non-finite loss or gradient (they apply no update, so are not in ``step``).
     """
 
     step: int = 0
@@ -40,6 +42,7 @@ class RunRecord:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     best_val: float = math.inf
     total: int | None = None
+    skipped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -47,6 +50,10 @@ class RunRecord:
     @classmethod
     def from_json(cls, state: dict[str, Any]) -> RunRecord:
         return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls) if f.name in state})
+
+
+# A checkpoint's header must hold these RunRecord fields (``total`` may be absent: a budget not yet fitted).
+REQUIRED_CHECKPOINT_FIELDS = ("step", "elapsed", "history", "best_val")
 
 
 class Callback:
@@ -77,7 +84,12 @@ class ProgressBar(Callback):
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
         self._bar.__enter__()
         self._task = self._bar.add_task(
-            self._label, total=record.total or 1, completed=record.step, loss=float("nan"), val=float("nan")
+            self._label,
+            total=record.total or 1,
+            completed=record.step,
+            loss=float("nan"),
+            val=float("nan"),
+            skipped=_skipped(record),
         )
         return state, record
 
@@ -87,6 +99,7 @@ class ProgressBar(Callback):
             total=record.total or record.step or 1,
             completed=min(record.step, record.total or record.step),
             loss=loss,
+            skipped=_skipped(record),
         )
 
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
@@ -95,6 +108,11 @@ class ProgressBar(Callback):
 
     def close(self) -> None:
         self._bar.__exit__(None, None, None)
+
+
+def _skipped(record: RunRecord) -> str:
+    """The progress bar's note of skipped steps, as they happen (empty while there are none)."""
+    return f"  [yellow]{record.skipped:,} skipped (non-finite)[/yellow]" if record.skipped else ""
 
 
 class Checkpointer(Callback):
@@ -112,21 +130,41 @@ class Checkpointer(Callback):
         return self.out / "checkpoints" / "last.ckpt"
 
     def start(self, state: TrainState, record: RunRecord) -> tuple[TrainState, RunRecord]:
+        """Resume from the last checkpoint, and rebuild from it what a kill may have left stale or missing.
+
+        A checkpoint is written first at each evaluation, so ``best.eqx`` and
+        ``metrics.csv`` are rewritten from it here: byte for byte what the
+        interrupted evaluation would have written.
+        """
         if not (self._resume and self.last.exists()):
             return state, record
         loaded, saved = io.load_checkpoint(self.last, state)
-        return loaded, RunRecord.from_json(saved)
+        missing = [k for k in REQUIRED_CHECKPOINT_FIELDS if k not in saved]
+        if missing:
+            raise FileFormatError(
+                f"{self.last}: the checkpoint's header lacks {', '.join(missing)}; it was not written by this "
+                "lnn. Delete it to restart the run from its beginning, or rerun with --force."
+            )
+        record = RunRecord.from_json(saved)
+        best_step = next((row["step"] for row in record.history if row["val_loss"] == record.best_val), None)
+        if best_step is not None:
+            self._save_best(loaded, best_step, record.best_val)
+        write_metrics_csv(self.out / "metrics.csv", record.history)
+        return loaded, record
 
     def evaluated(self, state: TrainState, record: RunRecord, improved: bool) -> None:
         io.save_checkpoint(self.last, jax.device_get(state), record.to_json())
         if improved:
-            io.save_model(
-                self.out / "checkpoints" / "best.eqx",
-                self._export(self._to_model(state.best_params)),
-                step=record.step,
-                val_loss=record.best_val,
-            )
+            self._save_best(state, record.step, record.best_val)
         write_metrics_csv(self.out / "metrics.csv", record.history)
+
+    def _save_best(self, state: TrainState, step: int, val_loss: float) -> None:
+        io.save_model(
+            self.out / "checkpoints" / "best.eqx",
+            self._export(self._to_model(state.best_params)),
+            step=step,
+            val_loss=val_loss,
+        )
 
 
 def write_metrics_csv(path: str | Path, history: Sequence[dict[str, Any]]) -> None:

@@ -61,7 +61,7 @@ def refine(
     start_loss = float(score(params, arrays))
     p, opt_state = params, optimizer.init(params)
     with progress_bar(progress) as bar:
-        task = bar.add_task(label, total=steps, completed=0, loss=start_loss, val=float("nan"))
+        task = bar.add_task(label, total=steps, completed=0, loss=start_loss, val=float("nan"), skipped="")
         for done in range(0, steps, chunk):
             p, opt_state = run(p, opt_state, arrays, min(chunk, steps - done))
             bar.update(task, completed=min(done + chunk, steps), loss=float(score(p, arrays)))

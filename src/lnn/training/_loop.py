@@ -8,15 +8,23 @@
   ``patience``), the schedule fitted to a time budget from the measured speed.
 * Callbacks (:mod:`._callbacks`) show progress and write the run folder.
 
-A non-finite loss or gradient skips that update (counted in the history);
-``max_bad_steps`` consecutive ones stop training with
-:class:`~lnn.errors.TrainingDivergedError`. A killed run resumes from
-``checkpoints/last.ckpt``: the same key gives the same numbers.
+A non-finite loss or gradient skips that update (counted in the history and
+shown on the progress bar as it happens); ``max_bad_steps`` consecutive ones
+stop training with :class:`~lnn.errors.TrainingDivergedError`, and so does a
+run that ends having skipped more than :data:`MAX_SKIPPED_FRACTION` of the
+steps it tried (the message names the worst training samples when samples on
+their own give a non-finite loss: then the data, not the settings, is at fault).
+A validation loss that stays the same (to :data:`FLAT_TOLERANCE`) over the last
+:data:`FLAT_FRACTION` of the schedule or more gives a :class:`~lnn.errors.TrainingWarning`:
+nothing is being learnt (a learning rate so high the network saturates, say).
+A killed run resumes from ``checkpoints/last.ckpt``: the same key gives the
+same numbers.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,17 +36,27 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from lnn.data import Splittable, split
-from lnn.errors import ConfigurationError, DataError, TrainingDivergedError
+from lnn.errors import ConfigurationError, DataError, TrainingDivergedError, TrainingWarning
 from lnn.mechanics import AbstractDynamics
 from lnn.training._callbacks import Callback, Checkpointer, ProgressBar, RunRecord, write_metrics_csv
 from lnn.training._config import TrainConfig
 from lnn.training._lbfgs import refine
 from lnn.training._objective import AbstractObjective, AccelerationObjective
 from lnn.training._optim import optimizer
-from lnn.training._step import TrainState, train_chunk, train_step
+from lnn.training._step import TrainState, all_finite, train_chunk, train_step
 
 # Validation scores at most this many samples (a fixed prefix), so its cost is bounded.
 MAX_VALIDATION_SAMPLES = 4096
+# A run that skipped more than this share of the steps it tried (non-finite loss or gradient) ends with an
+# error: most of its updates were thrown away, so its model is not what the settings describe. Half, not
+# less: a few poisoned states in a large dataset spoil a fair share of minibatches and training still works.
+MAX_SKIPPED_FRACTION = 0.5
+# A validation loss equal to within FLAT_TOLERANCE (relative) over at least FLAT_FRACTION of the schedule
+# (two evaluations or more) is reported as a warning: a run that learns moves by far more than 1e-6.
+FLAT_FRACTION = 0.25
+FLAT_TOLERANCE = 1e-6
+# Training samples scored at once when looking for the ones that are non-finite on their own.
+_SAMPLE_BLOCK = 512
 
 
 class Trainer:
@@ -79,6 +97,29 @@ class Trainer:
         samples, constants = self.val_arrays
         return float(self._validation(params, (tuple(a[:MAX_VALIDATION_SAMPLES] for a in samples), constants)))
 
+    def unusable_samples(self, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training samples whose loss or gradient is non-finite on their own (a batch of
+        one), and each one's largest absolute value, largest first."""
+        samples, constants = self.training_loss_arrays()
+
+        def usable(p, *sample):
+            loss, grads = jax.value_and_grad(
+                lambda p: self.objective(eqx.combine(p, self.static), tuple(x[None] for x in sample), constants)
+            )(p)
+            return all_finite(loss, grads)
+
+        check = eqx.filter_jit(jax.vmap(usable, in_axes=(None, *([0] * len(samples)))))
+        n = samples[0].shape[0]
+        block = min(_SAMPLE_BLOCK, n)
+        good = []
+        for start in range(0, n, block):
+            idx = np.minimum(np.arange(start, start + block), n - 1)  # the last block padded: one shape
+            good.append(np.asarray(check(params, *(a[idx] for a in samples)))[: n - start])
+        bad = np.flatnonzero(~np.concatenate(good))
+        size = np.max(np.stack([np.abs(np.asarray(a, float).reshape(n, -1)).max(axis=1) for a in samples]), axis=0)
+        order = np.argsort(-size[bad], kind="stable")
+        return bad[order], size[bad][order]
+
     def training_loss_arrays(self) -> tuple[Any, Any]:
         """The whole training set as one batch (for L-BFGS), on one device."""
         if self.mesh is None:
@@ -110,6 +151,7 @@ def run(
             )
             loss, n_bad = float(summary.loss), int(summary.skipped)
             record.step, skipped = int(state.step), skipped + n_bad
+            record.skipped += n_bad
             if int(summary.max_bad_run) >= config.max_bad_steps:
                 raise TrainingDivergedError(
                     f"{label}: {int(summary.max_bad_run)} consecutive steps gave a non-finite loss or gradient at "
@@ -157,10 +199,59 @@ def run(
                     break
             if finished:
                 break
+        _check_health(trainer, state, record, label)
     finally:
         for callback in callbacks:
             callback.close()
     return state, record
+
+
+def _check_health(trainer: Trainer, state: TrainState, record: RunRecord, label: str) -> None:
+    """The end-of-run checks of the module docstring: too many skipped steps (an error), a flat loss (a warning)."""
+    tried = record.step + record.skipped
+    if record.skipped > MAX_SKIPPED_FRACTION * tried:
+        bad, size = trainer.unusable_samples(state.params)
+        n = trainer.train_arrays[0][0].shape[0]
+        if 0 < bad.size <= MAX_SKIPPED_FRACTION * n:  # a few samples spoil the minibatches that draw them
+            worst = ", ".join(
+                f"{i} (largest |value| {f'{v:.3g}' if np.isfinite(v) else f'beyond {trainer.dtype}'})"
+                for i, v in zip(bad[:3], size[:3], strict=True)
+            )
+            cause = (
+                f"{bad.size:,} training sample(s) give one on their own, so the data is at fault; the worst: "
+                f"sample {worst} of the training set. Repair or remove them (lnn.data.Dataset.subset)"
+            )
+        else:
+            cause = (
+                f"{'most' if bad.size else 'no'} training samples give one on their own, so the model or the "
+                "settings are at fault: lower the learning rate (--lr), clip the gradient, or use init='standard'"
+            )
+        raise TrainingDivergedError(
+            f"{label}: {record.skipped:,} of the {tried:,} steps tried ({record.skipped / tried:.0%}) gave a "
+            f"non-finite loss or gradient and were skipped, more than the {MAX_SKIPPED_FRACTION:.0%} lnn accepts; "
+            f"{cause}."
+        )
+    flat = flat_stretch(record.history)
+    if record.total and flat is not None and flat[1] - flat[0] >= FLAT_FRACTION * record.total:
+        warnings.warn(
+            f"{label}: the validation loss stayed at {record.history[-1]['val_loss']:.6g} from step {flat[0]:,} "
+            f"to {flat[1]:,} ({(flat[1] - flat[0]) / record.total:.0%} of the schedule): nothing is being learnt. "
+            "Lower the learning rate (--lr), or check the data.",
+            TrainingWarning,
+            stacklevel=3,
+        )
+
+
+def flat_stretch(history: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
+    """``(first, last)`` steps of the final run of evaluations (two or more) whose validation losses
+    equal the last one to :data:`FLAT_TOLERANCE` (relative); None if there is none."""
+    if not history:
+        return None
+    last = history[-1]["val_loss"]
+    k = len(history) - 1
+    while k > 0 and abs(history[k - 1]["val_loss"] - last) <= FLAT_TOLERANCE * abs(last):
+        k -= 1
+    return (history[k]["step"], history[-1]["step"]) if len(history) - k >= 2 else None
 
 
 def fit(
@@ -193,7 +284,7 @@ def fit(
         export: False returns what was trained rather than the objective's
             ``export`` of it (e.g. the model with its free initial states, for a
             further stage); saved models are always exported.
-        callbacks: more :class:`Callback`\\ s, after the progress bar and checkpoints.
+        callbacks: more :class:`Callback`\\ s, after the checkpoints and the progress bar.
     Returns:
         The model with the lowest validation loss, and the history: one dict per
         evaluation (step, time, train_loss, val_loss, learning_rate, skipped).
@@ -202,9 +293,10 @@ def fit(
     k_split, k_train = jax.random.split(key)
     train, val = _training_split(objective.export(model), dataset, val_dataset, config, k_split)
     trainer = Trainer(model, objective, train, val, config)
+    # The checkpointer first: the bar then starts from a resumed run's step.
     hooks: list[Callback] = [ProgressBar(label, progress)]
     if out is not None:
-        hooks.append(Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
+        hooks.insert(0, Checkpointer(out, to_model=trainer.module, export=objective.export, resume=resume))
     state, record = run(
         trainer, trainer.initial_state(model, k_train), RunRecord(total=config.steps), [*hooks, *callbacks], label
     )

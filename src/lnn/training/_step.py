@@ -45,6 +45,11 @@ class ChunkSummary(NamedTuple):
     learning_rate: Array
 
 
+def all_finite(loss: Array, grads: Any) -> Array:
+    """Whether a step's loss and every entry of its gradient are finite (else the step is skipped)."""
+    return jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+
+
 def train_step(
     objective: AbstractObjective,
     optimizer: optax.GradientTransformation,
@@ -71,7 +76,7 @@ def train_step(
             return objective(eqx.combine(p, static), batch, constants)
 
         loss, grads = jax.value_and_grad(loss_fn)(state.params)
-        finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+        finite = all_finite(loss, grads)
         grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
         updates, new_opt = optimizer.update(grads, state.opt_state, state.params)
         lr = learning_rate(state.step, total, config)
