@@ -11,9 +11,9 @@ largest relative coefficient error, the formula's acceleration error against the
 model and against the true system, and the distillation's wall time.
 
 Real pendulum (``real_pend_h_1.txt``): an LNN trained on the recording by
-``lnn train --data … --method derivatives`` (the default, trajectory matching,
-ran 50 steps in its 150 s budget here), distilled on the recording's smoothed
-states. g/l from the formula L = a θ̇²/2 + b cos θ + c sin θ is √(b² + c²)/a.
+``lnn train --data … --method derivatives`` (from smoothed derivatives: the
+default, trajectory matching, needs far more than the 150 s budget on 2 cores),
+distilled on the recording's smoothed states. g/l from the formula L = a θ̇²/2 + b cos θ + c sin θ is √(b² + c²)/a.
 From the recording: the period of each full swing between zero crossings of θ
 (linear interpolation), corrected to small amplitude by T = T₀ (2/π) K(sin²(A/2))
 with A that swing's amplitude, then g/l = (2π/T₀)² (light damping shifts ω by
