@@ -290,3 +290,8 @@ def test_cli_symmetries_refuses_a_model_without_a_lagrangian(tmp_path):
     assert result.exit_code != 0 and "no Lagrangian" in str(result.exception)
     result = CliRunner().invoke(app, ["symmetries", str(tmp_path / "nowhere")])
     assert "neither a system" in str(result.exception)
+    # A Lagrangian model that names no system (a recording's) is refused, not read as some other system.
+    lagrangian = lnn.LagrangianNN(1, key=jax.random.key(0), width=8, angles=(True,))
+    io.save_model(tmp_path / "recorded" / "model.eqx", lagrangian)
+    result = CliRunner().invoke(app, ["symmetries", str(tmp_path / "recorded")])
+    assert result.exit_code != 0 and "not trained on a built-in system" in str(result.exception)

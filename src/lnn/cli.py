@@ -655,23 +655,14 @@ def symmetries(
 
     from lnn import io, plot, symmetry
     from lnn import systems as registry
-    from lnn.errors import ModelTypeError
-    from lnn.mechanics import AbstractLagrangian
 
-    if run_or_system in registry.names():
-        system = registry.get(run_or_system)
-        L, what = system, f"closed-form {run_or_system}"
-        folder = out or Path("runs/symmetries") / run_or_system
-    else:
-        path = _model_path(Path(run_or_system))
-        L, meta = io.load_model(path)
-        system = registry.get(meta.get("system", "double_pendulum"))
-        what, folder = f"model {path}", out or path.parent
-        if not isinstance(L, AbstractLagrangian):
-            raise ModelTypeError(
-                f"{path} is a {type(L).__name__}, which has no Lagrangian, so no Noether "
-                "symmetries; pass an LNN run (e.g. runs/demo/lnn)."
-            )
+    L, meta, what, folder = _lagrangian_to_analyse(run_or_system, out, "symmetries", "so no Noether symmetries")
+    if "system" not in meta:
+        raise ConfigurationError(
+            f"{run_or_system} was not trained on a built-in system, so there is no system whose candidate "
+            "symmetries to test; pass a run of `lnn train --system ...` or a system name."
+        )
+    system = registry.get(meta["system"])
     found, checked = symmetry.find_symmetries(
         L, system, jax.random.key(seed), n_states=n_states, threshold=threshold, n_rollouts=n_rollouts, t_end=t_end
     )
@@ -731,8 +722,6 @@ def distill(
     from lnn import io, observed
     from lnn import systems as registry
     from lnn.distillation import distill as distill_formula
-    from lnn.errors import ModelTypeError
-    from lnn.mechanics import AbstractLagrangian
 
     fixed = None
     if scale is not None:
@@ -745,28 +734,19 @@ def distill(
     library = {"degree": degree, "kinetic_degree": kinetic_degree, "velocity_degree": velocity_degree}
     options = {**library, "inverse_distances": inverse_distances, "terms": extra, "scale": fixed}
     key = jax.random.key(seed)
-    if run_or_system in registry.names():
-        system = registry.get(run_or_system)
-        result = distill_formula(system, system, key=key, n_states=n_states, tolerance=tolerance, **options)
-        what, folder = f"closed-form {run_or_system}", out or Path("runs/distill") / run_or_system
+    model, meta, what, folder = _lagrangian_to_analyse(run_or_system, out, "distill", "so nothing to distill")
+    if "system" in meta:
+        system = registry.get(meta["system"])
+        result = distill_formula(model, system, key=key, n_states=n_states, tolerance=tolerance, **options)
+    elif "data" in meta and "observations" in meta:  # learned from a recording: its smoothed states
+        states = observed.estimate(_load_observations(Path(meta["data"]), meta["observations"]))
+        coords = dict(coordinates=meta["coordinates"], angles=meta["angles"])
+        result = distill_formula(model, states=states, tolerance=tolerance, **coords, **options)
     else:
-        path = _model_path(Path(run_or_system))
-        model, meta = io.load_model(path)
-        what, folder = f"model {path}", out or path.parent
-        if not isinstance(model, AbstractLagrangian):
-            raise ModelTypeError(f"{path} is a {type(model).__name__}, which has no Lagrangian to distill.")
-        if "system" in meta:
-            system = registry.get(meta["system"])
-            result = distill_formula(model, system, key=key, n_states=n_states, tolerance=tolerance, **options)
-        elif "data" in meta and "observations" in meta:  # learned from a recording: its smoothed states
-            states = observed.estimate(_load_observations(Path(meta["data"]), meta["observations"]))
-            coords = dict(coordinates=meta["coordinates"], angles=meta["angles"])
-            result = distill_formula(model, states=states, tolerance=tolerance, **coords, **options)
-        else:
-            raise ConfigurationError(
-                f"{path} names neither the system it was trained on nor its recording, so there are no "
-                "states to distill on; use a run written by `lnn train`."
-            )
+        raise ConfigurationError(
+            f"{run_or_system} names neither the system it was trained on nor its recording, so there are no "
+            "states to distill on; use a run written by `lnn train`."
+        )
     report = {"source": what, **result.to_json()}
     io.write_json(folder / "distill.json", report)
     if as_json:
@@ -795,6 +775,33 @@ def distill(
         )
     console.print(table)
     console.print(f"wrote {folder / 'distill.json'}")
+
+
+def _lagrangian_to_analyse(run_or_system: str, out: Path | None, command: str, why: str):
+    """(Lagrangian, metadata, description, output folder) of a system name or a trained Lagrangian model's run.
+
+    A built-in system's metadata names itself; a run's output folder is its own unless ``out`` is given.
+    """
+    from lnn import io
+    from lnn import systems as registry
+    from lnn.errors import ModelTypeError
+    from lnn.mechanics import AbstractLagrangian
+
+    if run_or_system in registry.names():
+        system = registry.get(run_or_system)
+        return (
+            system,
+            {"system": run_or_system},
+            f"closed-form {run_or_system}",
+            out or Path("runs") / command / run_or_system,
+        )
+    path = _model_path(Path(run_or_system))
+    model, meta = io.load_model(path)
+    if not isinstance(model, AbstractLagrangian):
+        raise ModelTypeError(
+            f"{path} is a {type(model).__name__}, which has no Lagrangian, {why}; pass an LNN run (e.g. runs/demo/lnn)."
+        )
+    return model, meta, f"model {path}", out or path.parent
 
 
 def _model_path(path: Path) -> Path:
