@@ -72,6 +72,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -197,14 +198,29 @@ def _check_lagrangian(L, q: Array) -> None:
         raise SymmetryError(f"the Lagrangian must return a scalar for one state; it returned {got}.")
 
 
-def _per_state(L: Lagrangian, xi: Generator, q, qdot, one) -> Array:
-    """``one(a, b)`` (a scalar per state) over states ``(..., n)``, after checking L and ξ."""
+def _per_state(L: AbstractLagrangian | Lagrangian, xi: Generator, q, qdot, one) -> Array:
+    """``one(L, ξ, a, b)`` (a scalar per state) over states ``(..., n)``, after checking L and ξ."""
     L = as_lagrangian(L)
     q, qdot = as_state(q, qdot)
     _check_generator(xi, q)
     _check_lagrangian(L, q)
-    # One XLA compile: far cheaper than op-by-op dispatch of the batched derivatives.
-    return jax.jit(jnp.vectorize(one, signature="(n),(n)->()"))(q, qdot)
+    return _over_states(one, L, xi, q, qdot)
+
+
+@eqx.filter_jit
+def _over_states(one, L: Lagrangian, xi: Generator, q: Array, qdot: Array) -> Array:
+    """Compiled once per (function, L's structure, ξ, shapes): op by op, batched derivatives take seconds.
+    A Lagrangian model's weights are traced, so models of one structure share the program."""
+    return jnp.vectorize(functools.partial(one, L, xi), signature="(n),(n)->()")(q, qdot)
+
+
+def _charge_of_state(L: Lagrangian, xi: Generator, a: Array, b: Array) -> Array:
+    return jnp.dot(jax.grad(L, argnums=1)(a, b), xi(a))
+
+
+def _defect_of_state(L: Lagrangian, xi: Generator, a: Array, b: Array) -> Array:
+    xi_q, dxi = jax.jvp(xi, (a,), (b,))  # ξ(q) and Dξ(q) q̇
+    return jax.jvp(L, (a, b), (xi_q, dxi))[1]
 
 
 def noether_charge(
@@ -214,8 +230,7 @@ def noether_charge(
     qdot: Float[ArrayLike, "... n"],
 ) -> Float[Array, "..."]:
     r"""Noether charge :math:`Q = \partial L/\partial\dot q\cdot\xi(q)`, batched over leading axes."""
-    L = as_lagrangian(lagrangian)
-    return _per_state(L, xi, q, qdot, lambda a, b: jnp.dot(jax.grad(L, argnums=1)(a, b), xi(a)))
+    return _per_state(lagrangian, xi, q, qdot, _charge_of_state)
 
 
 def invariance_defect(
@@ -225,13 +240,7 @@ def invariance_defect(
     qdot: Float[ArrayLike, "... n"],
 ) -> Float[Array, "..."]:
     r"""δL = d/dε L(q + ε ξ(q), q̇ + ε Dξ(q) q̇) at ε = 0, batched; 0 for a symmetry of L."""
-    L = as_lagrangian(lagrangian)
-
-    def one(a, b):
-        xi_q, dxi = jax.jvp(xi, (a,), (b,))  # ξ(q) and Dξ(q) q̇
-        return jax.jvp(L, (a, b), (xi_q, dxi))[1]
-
-    return _per_state(L, xi, q, qdot, one)
+    return _per_state(lagrangian, xi, q, qdot, _defect_of_state)
 
 
 def _spreads(q: Array, qdot: Array) -> tuple[Array, Array]:
