@@ -1,5 +1,8 @@
 """Test helpers shared by several test files (imported as ``helpers``; tests/ is on sys.path)."""
 
+from collections.abc import Callable
+
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -71,3 +74,18 @@ def general_path(model):
         )
 
     return f
+
+
+class OneParameterDynamics(lnn.AbstractDynamics):
+    """q̈ = law(w, q) of one coordinate with one learnable parameter w: a model that compiles in a moment, for
+    tests of the training loop's behaviour whatever the model."""
+
+    w: jax.Array
+    law: Callable[[jax.Array, jax.Array], jax.Array] = eqx.field(static=True)
+
+    @property
+    def dof(self):
+        return 1
+
+    def acceleration(self, q, qdot, force=None):
+        return self.law(self.w, q)

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lnn
+from helpers import OneParameterDynamics
 from lnn import observed
 from lnn.errors import DataError, FileFormatError, LnnError
 
@@ -461,7 +462,7 @@ def test_steps_are_exact_and_the_progress_bar_agrees(steps):
 
     ds, seen = _pendulum_states(), Seen()
     cfg = TrainConfig(steps=steps, eval_every=10, chunk=10, batch_size=32)
-    _, history = fit(_Linear(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False, callbacks=[seen])
+    _, history = fit(_linear(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False, callbacks=[seen])
     assert [h["step"] for h in history] == [*range(10, steps, 10), steps]
     assert seen.shown[-1] == (steps, steps)
 
@@ -480,7 +481,7 @@ def test_a_run_that_mostly_skips_ends_with_an_error_naming_the_worst_samples():
     poisoned = data.Dataset(ds.q, ds.qdot, qddot, ds.trajectory, ds.t, ds.metadata)
     cfg = TrainConfig(steps=20, eval_every=10, chunk=10, batch_size=32)
     with pytest.raises(TrainingDivergedError) as err:
-        fit(_Linear(jnp.ones(1, jnp.float32)), poisoned, key=jax.random.key(2), config=cfg, progress=False)
+        fit(_linear(jnp.ones(1, jnp.float32)), poisoned, key=jax.random.key(2), config=cfg, progress=False)
     message = str(err.value)
     assert "gave a non-finite loss or gradient and were skipped, more than the 50% lnn accepts" in message
     assert re.search(
@@ -489,30 +490,22 @@ def test_a_run_that_mostly_skips_ends_with_an_error_naming_the_worst_samples():
     assert "(largest |value| beyond float32)" in message
 
 
-class _Linear(lnn.AbstractDynamics):
-    """q̈ = w q: a model that compiles in a moment, for what does not depend on the model."""
-
-    w: jax.Array
-
-    @property
-    def dof(self):
-        return 1
-
-    def acceleration(self, q, qdot, force=None):
-        return self.w * q
+def _linear_law(w, q):
+    return w * q
 
 
-class _Frozen(lnn.AbstractDynamics):
-    """q̈ = 0 whatever its one parameter: a model that cannot learn, so its validation loss is flat."""
+def _frozen_law(w, q):
+    return 0.0 * w * q
 
-    w: jax.Array
 
-    @property
-    def dof(self):
-        return 1
+def _linear(w):
+    """q̈ = w q (one module-level law, so every such model shares its compiled programs)."""
+    return OneParameterDynamics(w, _linear_law)
 
-    def acceleration(self, q, qdot, force=None):
-        return 0.0 * self.w * q
+
+def _frozen(w):
+    """q̈ = 0 whatever w: a model that cannot learn, so its validation loss is flat."""
+    return OneParameterDynamics(w, _frozen_law)
 
 
 def test_a_flat_validation_loss_is_a_warning():
@@ -522,7 +515,7 @@ def test_a_flat_validation_loss_is_a_warning():
     ds = _pendulum_states()
     cfg = TrainConfig(steps=100, eval_every=10, chunk=10, batch_size=32)
     with pytest.warns(TrainingWarning, match=r"the validation loss stayed at .* of the schedule\): nothing is"):
-        fit(_Frozen(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False)
+        fit(_frozen(jnp.ones(1)), ds, key=jax.random.key(2), config=cfg, progress=False)
     rows = [{"step": s, "val_loss": v} for s, v in [(10, 1.0), (20, 0.5), (30, 0.5), (40, 0.5), (50, 0.4)]]
     assert flat_stretch(rows[:4]) == (20, 40) and flat_stretch(rows[:3]) == (20, 30)
     assert flat_stretch(rows) is None and flat_stretch(rows[:1]) is None

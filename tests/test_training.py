@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import lnn
+from helpers import OneParameterDynamics
 from lnn import data, io
 from lnn.errors import DataError, TrainingDivergedError
 from lnn.training import TrainConfig, acceleration_loss, fit, learning_rate
@@ -75,17 +76,13 @@ def test_fit_reduces_loss_and_learns_the_pendulum(pendulum_data):
     assert err < 0.1 * jnp.mean(jnp.abs(system.closed_form_accelerations(q, qdot)))
 
 
-class _Linear(lnn.AbstractDynamics):
-    """q̈ = w ⊙ q, but NaN for states with q > 10: a model that fails on some batches."""
+def _poisoned_law(w, q):
+    return jnp.where(q > 10.0, jnp.nan, w * q)
 
-    w: jax.Array
 
-    @property
-    def dof(self):
-        return 1
-
-    def acceleration(self, q, qdot, force=None):
-        return jnp.where(q > 10.0, jnp.nan, self.w * q)
+def _poisoned_linear(w):
+    """q̈ = w q, but NaN for states with q > 10: a model that fails on some batches."""
+    return OneParameterDynamics(w, _poisoned_law)
 
 
 def test_non_finite_steps_are_skipped_and_counted():
@@ -97,7 +94,7 @@ def test_non_finite_steps_are_skipped_and_counted():
     cfg = TrainConfig(steps=300, batch_size=16, eval_every=100, learning_rate=3e-2, warmup_steps=10)
     val = ds.subset(np.arange(8, n))
     trained, history = fit(
-        _Linear(jnp.zeros(1)), ds, key=jax.random.key(0), config=cfg, val_dataset=val, progress=False
+        _poisoned_linear(jnp.zeros(1)), ds, key=jax.random.key(0), config=cfg, val_dataset=val, progress=False
     )
     skipped = sum(h["skipped"] for h in history)
     assert 0 < skipped < 300
