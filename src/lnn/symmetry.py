@@ -76,9 +76,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
 from lnn import mechanics
+from lnn._typing import States
 from lnn.errors import SymmetryError
 from lnn.integrate import RK4, rollout
 from lnn.mechanics import AbstractLagrangian, Lagrangian, as_lagrangian, as_state
@@ -165,8 +166,8 @@ def even_part(lagrangian: AbstractLagrangian | Lagrangian) -> Lagrangian:
 
 def is_time_reversal_even(
     lagrangian: AbstractLagrangian | Lagrangian,
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
     *,
     rtol: float = 1e-10,
 ) -> bool:
@@ -226,8 +227,8 @@ def _defect_of_state(L: Lagrangian, xi: Generator, a: Array, b: Array) -> Array:
 def noether_charge(
     lagrangian: AbstractLagrangian | Lagrangian,
     xi: Generator,
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
 ) -> Float[Array, "..."]:
     r"""Noether charge :math:`Q = \partial L/\partial\dot q\cdot\xi(q)`, batched over leading axes."""
     return _per_state(lagrangian, xi, q, qdot, _charge_of_state)
@@ -236,8 +237,8 @@ def noether_charge(
 def invariance_defect(
     lagrangian: AbstractLagrangian | Lagrangian,
     xi: Generator,
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
 ) -> Float[Array, "..."]:
     r"""δL = d/dε L(q + ε ξ(q), q̇ + ε Dξ(q) q̇) at ε = 0, batched; 0 for a symmetry of L."""
     return _per_state(lagrangian, xi, q, qdot, _defect_of_state)
@@ -286,9 +287,7 @@ def _flatten_states(L, xis, q, qdot, names):
     return q, qdot
 
 
-def symmetry_score(
-    L: Lagrangian, xi: Generator, q: Float[ArrayLike, "... n"], qdot: Float[ArrayLike, "... n"]
-) -> float:
+def symmetry_score(L: Lagrangian, xi: Generator, q: States, qdot: States) -> float:
     """The normalised invariance defect s(ξ) ∈ [0, 1] over the given states (see module docstring)."""
     L = as_lagrangian(L)
     q, qdot = _flatten_states(L, [xi], q, qdot, ["generator"])
@@ -377,8 +376,8 @@ class Discovery:
 def discover(
     L: AbstractLagrangian | Lagrangian,
     candidate_list: Sequence[Candidate],
-    q: Float[ArrayLike, "... n"],
-    qdot: Float[ArrayLike, "... n"],
+    q: States,
+    qdot: States,
     *,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Discovery:
