@@ -42,11 +42,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="training steps at every rate")
     parser.add_argument("--n-train", type=int, default=8)
     parser.add_argument("--n-test", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per training motion")
+    parser.add_argument("--test-duration", type=float, default=20.0, help="seconds per held-out motion")
     parser.add_argument("--noise", type=float, default=0.005)
     parser.add_argument("--jitter", type=float, default=0.4, help="stamp jitter, a fraction of a frame")
     parser.add_argument("--max-energy", type=float, default=0.7, help="initial energy up to this × m g l")
-    parser.add_argument("--horizons", default="0.5,1,2,5")
+    parser.add_argument("--horizons", default="0.5,1,2,5,10,15")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -56,14 +57,12 @@ def main() -> None:
     k_train, k_test, k_fit = jax.random.split(jax.random.key(args.seed), 3)
     method = observed.TrajectoryMatching() if args.method == "matching" else observed.FromDerivatives()
     config = TrainConfig(steps=args.steps, eval_every=max(args.steps // 5, 1))
-    record = dict(
-        duration=args.duration, noise=args.noise, jitter=args.jitter, max_energy=args.max_energy * system.energy_scale
-    )
+    record = dict(noise=args.noise, jitter=args.jitter, max_energy=args.max_energy * system.energy_scale)
     results = {}
     for fps in rates:
         # The same initial states at every rate (same keys): only the sampling differs.
-        train = observed.simulate(system, k_train, args.n_train, fps=fps, **record)
-        test = observed.simulate(system, k_test, args.n_test, fps=fps, **record)
+        train = observed.simulate(system, k_train, args.n_train, fps=fps, duration=args.duration, **record)
+        test = observed.simulate(system, k_test, args.n_test, fps=fps, duration=args.test_duration, **record)
         t0 = time.perf_counter()
         model, history = observed.fit_observations(
             "lnn", train, key=k_fit, method=method, train_config=config, progress=False
@@ -81,7 +80,8 @@ def main() -> None:
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine_description()}; load average {os.getloadavg()[0]:.1f} (shared: times are upper bounds)")
     print(
-        f"pendulum, {args.n_train} training and {args.n_test} held-out motions of {args.duration:g} s, noise "
+        f"pendulum, {args.n_train} training motions of {args.duration:g} s, {args.n_test} held-out of "
+        f"{args.test_duration:g} s, noise "
         f"{args.noise:g}, jitter ±{args.jitter / 2:.0%} of a frame; LNN by {type(method).__name__} (defaults), "
         f"{args.steps} steps per rate"
     )
