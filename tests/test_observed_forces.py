@@ -236,3 +236,5 @@ def test_cli_trains_and_evaluates_with_force_columns(driven, tmp_path, capsys, m
         args = [*train(data), "--force-columns", extra, "--out", str(tmp_path / "bad")]
         code, out, err = run_main(args, capsys, monkeypatch)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = run_main(["train", "--force-columns", "tau", "--out", str(tmp_path / "bad")], capsys, monkeypatch)
+    assert code == 2 and "give it with --data FILE" in err

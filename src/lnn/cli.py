@@ -438,7 +438,10 @@ def _observation_spec(
     ``force_columns`` is given; ``""`` means none).
     """
     if path is None:
+        if force_columns:
+            raise ConfigurationError("--force-columns names columns of a recording: give it with --data FILE.")
         return None
+    given = force_columns
     if force_columns is None and default and default.get("loader") == "table":
         force_columns = default.get("force_columns")
     if coords or time_col:
@@ -454,7 +457,7 @@ def _observation_spec(
         }
         return {**spec, "force_columns": force_columns} if force_columns else spec
     if path.suffix.lower() == ".txt" or (path.is_file() and path.read_bytes()[:200].lstrip().startswith(b"%")):
-        if force_columns:
+        if given:
             raise ConfigurationError(
                 f"{path.name} is a Schmidt & Lipson file, which has no force columns; drop --force-columns."
             )
@@ -467,7 +470,7 @@ def _observation_spec(
             f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
             "--velocities, --angles, --trajectory, --force-columns)."
         )
-    if force_columns:
+    if given:
         raise ConfigurationError(
             "--force-columns names columns of a recording; give its --time and --coords too (an lnn "
             "dataset.npz carries its forces itself)."
