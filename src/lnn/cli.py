@@ -31,6 +31,12 @@ OBS_COORDS = typer.Option(None, "--coords", help="measured data: coordinate colu
 OBS_VELOCITIES = typer.Option(None, "--velocities", help="measured data: velocity columns, one per coordinate")
 OBS_ANGLES = typer.Option(None, "--angles", help="measured data: which coordinate columns are angles")
 OBS_TRAJECTORY = typer.Option(None, "--trajectory", help="measured data: column of trajectory (run) ids")
+OBS_FORCES = typer.Option(
+    None,
+    "--force-columns",
+    help="measured data: generalized-force columns (torques of a driven recording), one per "
+    "coordinate, e.g. tau1,tau2 (default: the run's; '' for none)",
+)
 
 
 def _log(msg: str) -> None:
@@ -118,6 +124,13 @@ def train(
     ),
     trajectory: str | None = typer.Option(
         None, "--trajectory", help="column of trajectory (run) ids", rich_help_panel=RECORDING
+    ),
+    force_columns: str | None = typer.Option(
+        None,
+        "--force-columns",
+        help="measured generalized forces (torques of a driven recording), one column per coordinate, "
+        "e.g. tau1,tau2; interpolated linearly between samples in training and prediction",
+        rich_help_panel=RECORDING,
     ),
     model: str = typer.Option(
         "lnn",
@@ -212,7 +225,7 @@ def train(
     from lnn.training import TrainConfig, build_model, fit
 
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
-    spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory)
+    spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory, force_columns)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(
@@ -363,6 +376,7 @@ def evaluate(
     velocities: str | None = OBS_VELOCITIES,
     angles: str | None = OBS_ANGLES,
     trajectory: str | None = OBS_TRAJECTORY,
+    force_columns: str | None = OBS_FORCES,
     horizons: str = typer.Option("0.5,1,2,5", help="with --data: lead times (s) at which to report the error"),
     tail: float | None = typer.Option(
         None,
@@ -384,7 +398,7 @@ def evaluate(
     model, meta = io.load_model(path)
     if data_file is not None:
         spec = _observation_spec(
-            data_file, time_col, coords, velocities, angles, trajectory, default=meta.get("observations")
+            data_file, time_col, coords, velocities, angles, trajectory, force_columns, default=meta.get("observations")
         )
         folder = out or (run if run.is_dir() else run.parent)
         result = _evaluate_observed(model, data_file, spec, horizons, tail, folder)
@@ -415,14 +429,25 @@ def evaluate(
         _metrics_table({name: ev.metrics}, f"{s.name}: {n_initial} initial conditions, t = {t_end:g} s")
 
 
-def _observation_spec(path, time_col, coords, velocities, angles, trajectory, default=None) -> dict | None:
-    """Which loader and columns read ``path`` as measured motion; ``None`` for an lnn dataset (.npz)."""
+def _observation_spec(
+    path, time_col, coords, velocities, angles, trajectory, force_columns=None, default=None
+) -> dict | None:
+    """Which loader and columns read ``path`` as measured motion; ``None`` for an lnn dataset (.npz).
+
+    ``default``: the spec a run was trained with (its force columns are used unless
+    ``force_columns`` is given; ``""`` means none).
+    """
     if path is None:
+        if force_columns:
+            raise ConfigurationError("--force-columns names columns of a recording: give it with --data FILE.")
         return None
+    given = force_columns
+    if force_columns is None and default and default.get("loader") == "table":
+        force_columns = default.get("force_columns")
     if coords or time_col:
         if not (coords and time_col):
             raise ConfigurationError("name both the time column (--time) and the coordinate columns (--coords).")
-        return {
+        spec = {
             "loader": "table",
             "time": time_col,
             "coordinates": coords,
@@ -430,14 +455,25 @@ def _observation_spec(path, time_col, coords, velocities, angles, trajectory, de
             "angles": angles,
             "trajectory": trajectory,
         }
+        return {**spec, "force_columns": force_columns} if force_columns else spec
     if path.suffix.lower() == ".txt" or (path.is_file() and path.read_bytes()[:200].lstrip().startswith(b"%")):
+        if given:
+            raise ConfigurationError(
+                f"{path.name} is a Schmidt & Lipson file, which has no force columns; drop --force-columns."
+            )
         return {"loader": "schmidt_lipson"}
     if default and default.get("loader") == "table":
-        return default
+        spec = {k: v for k, v in default.items() if k != "force_columns"}
+        return {**spec, "force_columns": force_columns} if force_columns else spec
     if path.suffix.lower() == ".csv":
         raise ConfigurationError(
             f"name the columns of {path.name}: --time COLUMN --coords COL1,COL2 (and optionally "
-            "--velocities, --angles, --trajectory)."
+            "--velocities, --angles, --trajectory, --force-columns)."
+        )
+    if given:
+        raise ConfigurationError(
+            "--force-columns names columns of a recording; give its --time and --coords too (an lnn "
+            "dataset.npz carries its forces itself)."
         )
     return None
 
@@ -464,6 +500,7 @@ def _load_observations(path, spec):
         velocities=spec.get("velocities"),
         angles=spec.get("angles"),
         trajectory=spec.get("trajectory"),
+        force_columns=spec.get("force_columns"),
     )
 
 

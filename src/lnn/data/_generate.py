@@ -12,6 +12,8 @@ Both need float64 for their stated accuracy (:mod:`lnn._precision`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import diffrax
 import jax
 import jax.numpy as jnp
@@ -45,23 +47,30 @@ def random_states(system: System, key: jax.Array, n: int, *, max_energy: float |
     return Dataset(np.asarray(q), np.asarray(qdot), np.asarray(qddot), np.arange(n), np.zeros(n), meta)
 
 
-def true_motions(system: System, q0: ArrayLike, qdot0: ArrayLike, ts: ArrayLike) -> tuple[Array, Array, Array | None]:
+def true_motions(
+    system: System,
+    q0: ArrayLike,
+    qdot0: ArrayLike,
+    ts: ArrayLike,
+    *,
+    force: Callable[[Array], Array] | None = None,
+) -> tuple[Array, Array, Array | None]:
     """The true motions from ``(q0, qdot0)`` ``(N, n)`` at times ``ts``: ``(q, qdot)`` ``(N, T, n)`` and τ ``(T, n)``.
 
     Dopri8 at rtol = atol = 1e-10, with the system's friction and drive (τ is None
-    for an undriven system).
+    for an undriven system). ``force``: a generalized force τ(t) ``-> (n,)``
+    (jax-traceable) that drives the motions instead of the system's own drive
+    (a system with a drive of its own refuses a second one).
     """
     warn_if_float32("the true motions")
-    tau = None if system.drive_fn is None else jax.vmap(system.drive)(jnp.asarray(ts))
-    q, qdot = rollout(
-        system,
-        q0,
-        qdot0,
-        ts,
-        solver=TRUE_SOLVER,
-        stepsize_controller=TRUE_CONTROLLER,
-        force=None if tau is None else system.drive,
-    )
+    if force is not None and system.drive_fn is not None:
+        raise DataError(
+            f"{system.name} has a drive of its own; give a force only to a system without one (e.g. its "
+            "with_parameters(drive=0.0))."
+        )
+    drive = force if force is not None else (None if system.drive_fn is None else system.drive)
+    tau = None if drive is None else jax.vmap(drive)(jnp.asarray(ts))
+    q, qdot = rollout(system, q0, qdot0, ts, solver=TRUE_SOLVER, stepsize_controller=TRUE_CONTROLLER, force=drive)
     return q, qdot, tau
 
 

@@ -167,8 +167,21 @@ def _force_input(model: AbstractDynamics, force, q0, ts):
 
 
 def interpolated(ts: Float[Array, " T"], values: Float[Array, "T n"]) -> Callable[[Array], Array]:
-    """τ(t) linearly interpolated between samples ``values`` at times ``ts``, per coordinate."""
-    return lambda t: jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, values)
+    """τ(t) linearly interpolated between samples ``values`` at non-decreasing times ``ts``, per coordinate;
+    held at the end values outside ``[ts[0], ts[-1]]`` (as ``jnp.interp``).
+
+    The interval is found by comparing t with every stamp (no binary search: the
+    series are short, and this is evaluated at every RK4 stage); a zero-length
+    interval (a repeated stamp) gives its left value.
+    """
+
+    def tau(t):
+        i = jnp.clip(jnp.sum(ts <= t) - 1, 0, ts.shape[0] - 2)
+        dx = ts[i + 1] - ts[i]
+        w = jnp.clip(jnp.where(dx > 0, (t - ts[i]) / jnp.where(dx > 0, dx, 1.0), 0.0), 0.0, 1.0)
+        return values[i] + w * (values[i + 1] - values[i])
+
+    return tau
 
 
 @eqx.filter_jit

@@ -2,7 +2,8 @@
 
 * :class:`Observations` — samples (t, q[, q̇, q̈]) of one or many motions;
   :func:`load_table`, :func:`load_schmidt_lipson` read files, :func:`simulate`
-  records a built-in system;
+  records a built-in system (driven, with measured forces, by e.g. a
+  :class:`SineDrive`);
 * :func:`estimate` with a smoother (:class:`KnotSpline`, the default;
   :class:`SavitzkyGolay`, :class:`SmoothingSpline`) — velocities and
   accelerations from positions, each estimate held to the recording by the
@@ -15,6 +16,7 @@
   beside trivial predictors.
 """
 
+from lnn.observed._drive import SineDrive
 from lnn.observed._evaluation import observed_rollout_error
 from lnn.observed._learning import (
     STALL_FACTOR,
@@ -65,6 +67,7 @@ __all__ = [
     "Method",
     "Observations",
     "SavitzkyGolay",
+    "SineDrive",
     "Smoother",
     "SmoothingSpline",
     "TrajectoryMatching",

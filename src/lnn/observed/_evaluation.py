@@ -10,7 +10,7 @@ import numpy as np
 
 from lnn._angles import spread, wrapped_difference
 from lnn.data import Dataset
-from lnn.errors import DataError
+from lnn.errors import DataError, ModelTypeError
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._matching import shoot
 from lnn.observed._observations import Observations
@@ -43,7 +43,10 @@ def observed_rollout_error(
     fits. The error at lead time τ is e(τ) = RMS over coordinates of
     (q̂ − q_observed)/σ, σ the spread of each observed coordinate, angle
     differences wrapped. It includes the measurement noise, so it does not
-    fall to zero even for the true system.
+    fall to zero even for the true system. A driven recording's measured
+    forces (``obs.force``) drive the model, linearly interpolated between the
+    samples (:func:`~lnn.observed.shoot`); a model that takes no force is then a
+    :class:`~lnn.errors.ModelTypeError`.
 
     The same errors are given for two trivial predictors from the same states
     (q0, q̇0), so that a figure has its context: ``"hold"`` (q̂(τ) = q0) and
@@ -88,7 +91,14 @@ def observed_rollout_error(
     substeps = max(1, int(np.ceil(np.max(np.diff(tau, axis=1)) / dt - 1e-9)))
     starts = np.asarray(starts)
     q0, qdot0 = initial.q[starts], initial.qdot[starts]
-    pred = np.asarray(_shoot(model, jnp.asarray(q0), jnp.asarray(qdot0), jnp.asarray(tau), substeps))
+    if obs.force is not None and not model.takes_force:
+        raise ModelTypeError(
+            f"the recording carries generalized forces, but a {type(model).__name__} takes none; predict a "
+            "driven recording with a model trained on one (an LNN, or a black box with force inputs)."
+        )
+    # A driven recording: τ at the window's stamps (padding repeats the last, as for q), interpolated linearly.
+    force = None if obs.force is None else jnp.asarray(obs.force[pad])
+    pred = np.asarray(_shoot(model, jnp.asarray(q0), jnp.asarray(qdot0), jnp.asarray(tau), substeps, force))
     sigma = spread(obs.q, obs.angles)
 
     def scores(pred: np.ndarray) -> dict:

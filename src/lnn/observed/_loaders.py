@@ -4,7 +4,8 @@ Each checks what it reads and names the line or column at fault; no row is ever
 dropped silently.
 
 * :func:`load_table` — CSV or NPZ where the user names the columns
-  (``time="t", coordinates=["x1", "x2"], velocities=[...]``).
+  (``time="t", coordinates=["x1", "x2"], velocities=[...]``, and for a driven
+  recording ``force_columns=["tau1", "tau2"]``).
 * :func:`load_schmidt_lipson` — the whitespace text files of Schmidt & Lipson,
   Science 2009 (a ``%`` header naming the variables; columns trial, t, the
   variables, and for some files their time derivatives).
@@ -47,6 +48,7 @@ def load_table(
     accelerations: str | Sequence[str] | None = None,
     trajectory: str | None = None,
     angles: str | Sequence[str] | None = None,
+    force_columns: str | Sequence[str] | None = None,
 ) -> Observations:
     """Observations from a CSV file with a header row, or an NPZ of 1-D arrays, by column name.
 
@@ -59,13 +61,17 @@ def load_table(
             same order.
         trajectory: optional column of motion ids (default: one motion).
         angles: which of ``coordinates`` are angles.
+        force_columns: optional measured generalized forces (torques, drive
+            forces), one column per coordinate in the same order: the force
+            acting on each coordinate at each sample (a driven recording).
     """
     path = Path(path)
     coords, vels, accs = _names(coordinates), _names(velocities), _names(accelerations)
+    forces = _names(force_columns)
     angle_names = _names(angles)
     if not coords:
         raise DataError("name at least one coordinate column (e.g. --coords x1,x2).")
-    for label, cols in (("velocity", vels), ("acceleration", accs)):
+    for label, cols in (("velocity", vels), ("acceleration", accs), ("force", forces)):
         if cols and len(cols) != len(coords):
             raise DataError(
                 f"{len(coords)} coordinate column(s) ({', '.join(coords)}) but {len(cols)} {label} "
@@ -76,7 +82,7 @@ def load_table(
         raise DataError(
             f"angle column(s) {', '.join(unknown_angles)} are not among the coordinates ({', '.join(coords)})."
         )
-    wanted = [time, *coords, *vels, *accs] + ([trajectory] if trajectory else [])
+    wanted = [time, *coords, *vels, *accs, *forces] + ([trajectory] if trajectory else [])
     duplicated = sorted({c for c in wanted if wanted.count(c) > 1})
     if duplicated:
         raise DataError(f"column(s) {', '.join(duplicated)} named twice; each role needs its own column.")
@@ -88,7 +94,7 @@ def load_table(
     else:
         columns, ids, rows, row_kind = _read_csv(path, numeric, trajectory)
     stack = lambda cols: np.stack([columns[c] for c in cols], axis=1) if cols else None
-    names = {"t": [time], "q": coords, "qdot": vels, "qddot": accs}
+    names = {"t": [time], "q": coords, "qdot": vels, "qddot": accs, "force": forces}
     meta: dict = {"source": str(path), "row_kind": row_kind, "columns": names, "loader": "table"}
     traj = np.zeros(len(rows), dtype=np.int64)
     if trajectory:
@@ -101,6 +107,7 @@ def load_table(
         trajectory=traj,
         qdot=stack(vels),
         qddot=stack(accs),
+        force=stack(forces),
         coordinates=tuple(coords),
         angles=tuple(c in angle_names for c in coords),
         rows=rows,

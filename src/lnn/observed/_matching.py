@@ -42,6 +42,12 @@ choices (``initial=``):
 Windows may use uneven time stamps: each window is integrated on its own
 stamps, every interval split into the same number of RK4 substeps.
 
+**Driven recordings.** Where the observations carry measured generalized
+forces (``Observations.force``), each window holds τ at every sample it spans
+(not only the kept ones: ``every`` > 1 would otherwise coarsen the drive), and
+the model is integrated under τ linearly interpolated between those samples
+(:func:`lnn.integrate.interpolated`), at every RK4 stage.
+
 The training loop is :func:`lnn.fit` with :class:`TrajectoryObjective`:
 same optimiser, schedule, validation split, checkpoints and progress.
 """
@@ -61,7 +67,7 @@ from jaxtyping import Array, Float
 from lnn._angles import spread, unwrap_angles
 from lnn.data import Dataset
 from lnn.errors import ConfigurationError, DataError
-from lnn.integrate import rk4_trajectory
+from lnn.integrate import interpolated, rk4_trajectory
 from lnn.mechanics import AbstractDynamics
 from lnn.observed._observations import Observations
 from lnn.observed._residuals import check
@@ -82,6 +88,10 @@ class Windows:
             sample in the observations it was cut from.
         angles: which coordinates are angles.
         spread: shape ``(n,)``, σ_i of the observed coordinates (normalises the loss).
+        force: shape ``(N, S, n)`` or ``None``: the measured generalized force at
+            each of the S = (K − 1)·every + 1 samples the window spans.
+        force_times: shape ``(N, S)`` or ``None``: their times since the window's
+            first sample.
     """
 
     q: np.ndarray
@@ -93,6 +103,8 @@ class Windows:
     last: np.ndarray
     angles: tuple[bool, ...]
     spread: np.ndarray
+    force: np.ndarray | None = None
+    force_times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.q.shape[0]
@@ -111,6 +123,8 @@ class Windows:
             trajectory=self.trajectory[mask_or_index],
             first=self.first[mask_or_index],
             last=self.last[mask_or_index],
+            force=None if self.force is None else self.force[mask_or_index],
+            force_times=None if self.force_times is None else self.force_times[mask_or_index],
         )
 
 
@@ -142,13 +156,14 @@ def windows(
         raise DataError(f"the initial-state estimate has {len(initial)} samples but the observations {len(obs)}.")
     else:
         check(obs, initial)
-    idx, traj = [], []
+    idx, spanned, traj = [], [], []
     for t_id, seg in obs.segments():
         require_samples(obs, t_id, seg, span, f"a trajectory-matching window of {span} samples")
         starts = np.arange(0, seg.size - span + 1, stride)
         idx.append(seg[starts[:, None] + every * np.arange(length)])
+        spanned.append(seg[starts[:, None] + np.arange(span)])
         traj.append(np.full(starts.size, t_id))
-    idx = np.concatenate(idx)
+    idx, spanned = np.concatenate(idx), np.concatenate(spanned)
     q = np.stack([unwrap_angles(obs.q[i], obs.angles) for i in idx])
     # Unwrapping makes each window continuous; shift it by whole turns to start next to the estimate.
     turns = np.where(obs.angles, np.round((q[:, 0] - initial.q[idx[:, 0]]) / (2 * np.pi)), 0.0)
@@ -163,6 +178,8 @@ def windows(
         last=idx[:, -1],
         angles=tuple(obs.angles),
         spread=spread(obs.q, obs.angles),
+        force=None if obs.force is None else obs.force[spanned],
+        force_times=None if obs.force is None else obs.t[spanned] - obs.t[spanned[:, :1]],
     )
 
 
@@ -172,12 +189,25 @@ def shoot(
     qdot0: Float[Array, "N n"],
     tau: Float[Array, "N K"],
     substeps: int,
+    force: Float[Array, "N S n"] | None = None,
+    force_times: Float[Array, "N S"] | None = None,
 ) -> Float[Array, "N K n"]:
     """Positions of ``model`` integrated by RK4 from each ``(q0, qdot0)`` over its own stamps ``tau``.
 
-    Differentiable with respect to the model (reverse mode through every step).
+    ``force``: the generalized force τ at the stamps ``force_times`` (default
+    ``tau``) of each integration, linearly interpolated between them
+    (:func:`lnn.integrate.interpolated`; held at the end values outside them)
+    at every RK4 stage. Differentiable with respect to the model (reverse mode
+    through every step).
     """
-    return jax.vmap(lambda a, b, ts: rk4_trajectory(model, a, b, ts, substeps=substeps)[0])(q0, qdot0, tau)
+    if force is None:
+        return jax.vmap(lambda a, b, ts: rk4_trajectory(model, a, b, ts, substeps=substeps)[0])(q0, qdot0, tau)
+    force_times = tau if force_times is None else force_times
+
+    def one(a, b, ts, ft, f):
+        return rk4_trajectory(model, a, b, ts, substeps=substeps, force=interpolated(ft, f))[0]
+
+    return jax.vmap(one)(q0, qdot0, tau, force_times, force)
 
 
 class TrajectoryObjective(AbstractObjective):
@@ -204,9 +234,20 @@ class TrajectoryObjective(AbstractObjective):
         return TrajectoryObjective(self.angles, self.substeps, loss)
 
     def prepare(self, model: AbstractDynamics, train: Windows, val: Windows, dtype):
+        if (train.force is None) != (val.force is None):
+            raise DataError("the training and validation windows must both have generalized forces or both not.")
+        core = model.model if isinstance(model, FreeInitialStates) else model
+        if train.force is not None and not core.takes_force:
+            raise DataError(
+                f"the recording carries generalized forces, but a {type(core).__name__} takes none; learn a "
+                "driven system with a Lagrangian model (an LNN, optionally with dissipation) or a black "
+                "box with force inputs."
+            )
         # The last sample array indexes each training window's free initial state; −1 (validation): use the estimate.
+        # A driven recording's τ and its stamps come before it.
         arrays = lambda w, index: (
             *(jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0)),
+            *(() if w.force is None else (jnp.asarray(w.force, dtype=dtype), jnp.asarray(w.force_times, dtype=dtype))),
             jnp.asarray(index),
         )
         return (
@@ -216,14 +257,14 @@ class TrajectoryObjective(AbstractObjective):
         )
 
     def __call__(self, model, samples, constants):
-        q, tau, q0, qdot0, index = samples
+        q, tau, q0, qdot0, *force, index = samples  # force: () or (τ samples, their stamps)
         if isinstance(model, FreeInitialStates):
             free = (index >= 0)[:, None]
             q0 = jnp.where(free, model.q0[index], q0)
             qdot0 = jnp.where(free, model.qdot0[index], qdot0)
             model = model.model
         return matching_loss(
-            model, q, tau, q0, qdot0, *constants, angles=self.angles, substeps=self.substeps, loss=self.loss
+            model, q, tau, q0, qdot0, *constants, *force, angles=self.angles, substeps=self.substeps, loss=self.loss
         )
 
     def export(self, trained):
@@ -290,6 +331,9 @@ class FreeInitialStates(eqx.Module):
         previous[following[following >= 0]] = np.flatnonzero(following >= 0)
         dtype = self.q0.dtype
         q, tau, q0, qdot0, spread = (jnp.asarray(a, dtype=dtype) for a in (w.q, w.tau, w.q0, w.qdot0, w.spread))
+        force = (
+            None if w.force is None else (jnp.asarray(w.force, dtype=dtype), jnp.asarray(w.force_times, dtype=dtype))
+        )
         relinked, choice = _relink(
             self,
             q,
@@ -299,6 +343,7 @@ class FreeInitialStates(eqx.Module):
             spread,
             jnp.asarray(previous),
             jnp.asarray(following),
+            force,
             angles=tuple(w.angles),
             substeps=objective.substeps,
             loss=objective.loss,
@@ -306,41 +351,61 @@ class FreeInitialStates(eqx.Module):
         return relinked, np.asarray(choice)
 
 
-def window_losses(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, loss: Loss = "l1"):
+def window_losses(
+    model, q, tau, q0, qdot0, spread, force=None, force_times=None, *, angles, substeps: int, loss: Loss = "l1"
+):
     """Each window's mean normalised position error (ρ = |·| or (·)²), shape ``(B,)``, of windows
-    ``(B, K, n)`` integrated from ``(q0, qdot0)``."""
-    pred = shoot(model, q0, qdot0, tau, substeps)[:, 1:]
+    ``(B, K, n)`` integrated from ``(q0, qdot0)`` (under ``force`` at ``force_times``, as :func:`shoot`)."""
+    pred = shoot(model, q0, qdot0, tau, substeps, force, force_times)[:, 1:]
     d = pred - q[:, 1:]
     d = jnp.where(jnp.asarray(angles, dtype=bool), jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d) / spread
     return jnp.mean(jnp.abs(d) if loss == "l1" else d**2, axis=(1, 2))
 
 
-def matching_loss(model, q, tau, q0, qdot0, spread, *, angles, substeps: int, loss: Loss = "l1"):
-    """Mean normalised position error of windows ``(B, K, n)`` integrated from ``(q0, qdot0)``."""
-    return jnp.mean(window_losses(model, q, tau, q0, qdot0, spread, angles=angles, substeps=substeps, loss=loss))
+def matching_loss(
+    model, q, tau, q0, qdot0, spread, force=None, force_times=None, *, angles, substeps: int, loss: Loss = "l1"
+):
+    """Mean normalised position error of windows ``(B, K, n)`` integrated from ``(q0, qdot0)`` (under ``force``)."""
+    losses = window_losses(
+        model, q, tau, q0, qdot0, spread, force, force_times, angles=angles, substeps=substeps, loss=loss
+    )
+    return jnp.mean(losses)
 
 
-def _end_states(model, q0, qdot0, tau, substeps: int):
-    """The state ``(q, q̇)`` each integration reaches at its last stamp (decreasing stamps: backwards)."""
+def _end_states(model, q0, qdot0, tau, substeps: int, force=None):
+    """The state ``(q, q̇)`` each integration reaches at its last stamp (decreasing stamps: backwards);
+    ``force``: None, or (τ samples ``(B, S, n)``, their increasing stamps ``(B, S)``) in the frame of ``tau``."""
 
-    def run(a, b, ts):
-        qs, vs = rk4_trajectory(model, a, b, ts, substeps=substeps)
+    def run(a, b, ts, *drive):  # drive: () or (τ samples, their stamps)
+        f = interpolated(drive[1], drive[0]) if drive else None
+        qs, vs = rk4_trajectory(model, a, b, ts, substeps=substeps, force=f)
         return qs[-1], vs[-1]
 
-    return jax.vmap(run)(q0, qdot0, tau)
+    return jax.vmap(run)(q0, qdot0, tau, *(force or ()))
 
 
 @eqx.filter_jit
-def _relink(states, q, tau, q0_est, qdot0_est, spread, previous, following, *, angles, substeps, loss):
+def _relink(states, q, tau, q0_est, qdot0_est, spread, previous, following, force, *, angles, substeps, loss):
     losses = functools.partial(
-        window_losses, states.model, q, tau, spread=spread, angles=angles, substeps=substeps, loss=loss
+        window_losses,
+        states.model,
+        q,
+        tau,
+        spread=spread,
+        force=None if force is None else force[0],
+        force_times=None if force is None else force[1],
+        angles=angles,
+        substeps=substeps,
+        loss=loss,
     )
     own = (states.q0, states.qdot0)
-    # Continue each window's state to its end (the next window's start), and back over the window before it.
-    ends = _end_states(states.model, *own, tau, substeps)
+    # Continue each window's state to its end (the next window's start), and back over the window before it
+    # (under this window's τ, its stamps shifted so that the window ends at 0, as the backward stamps do).
+    ends = _end_states(states.model, *own, tau, substeps, force)
     back_tau = (tau - tau[:, -1:])[:, ::-1]
+    back_force = None if force is None else (force[0], force[1] - tau[:, -1:])
     has_previous, has_following = (previous >= 0)[:, None], (following >= 0)[:, None]
-    starts = _end_states(states.model, own[0][following], own[1][following], back_tau, substeps)
+    starts = _end_states(states.model, own[0][following], own[1][following], back_tau, substeps, back_force)
     candidates = [
         own,
         (q0_est, qdot0_est),

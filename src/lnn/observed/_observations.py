@@ -11,6 +11,7 @@ records a built-in system, for studies where the truth is known.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ class Observations:
         trajectory: shape ``(N,)``, int id of the motion each sample belongs to.
         qdot: shape ``(N, n)`` or ``None`` — measured velocities, if any.
         qddot: shape ``(N, n)`` or ``None`` — accelerations, if the file has them.
+        force: shape ``(N, n)`` or ``None`` — the measured generalized force τ
+            (torques, forces of a drive) at each sample, one per coordinate, so
+            that M q̈ = … + τ; between samples it is taken as linear in time
+            (training and prediction both integrate under that interpolant).
         coordinates: name of each coordinate, length n.
         angles: which coordinates are angles (differences wrap at 2π), length n.
         rows: shape ``(N,)``, where each sample came from, as the user sees it:
@@ -50,6 +55,7 @@ class Observations:
     trajectory: np.ndarray
     qdot: np.ndarray | None = None
     qddot: np.ndarray | None = None
+    force: np.ndarray | None = None
     coordinates: tuple[str, ...] = ()
     angles: tuple[bool, ...] = ()
     rows: np.ndarray = None  # pyright: ignore[reportAssignmentType]  # None: 0 … N − 1, set in __post_init__
@@ -69,6 +75,7 @@ class Observations:
         set_("rows", np.arange(N) if self.rows is None else _vector(self.rows, N, "rows", np.int64))
         set_("qdot", self._per_coordinate(self.qdot, "qdot"))
         set_("qddot", self._per_coordinate(self.qddot, "qddot"))
+        set_("force", self._per_coordinate(self.force, "force"))
         set_("coordinates", tuple(self.coordinates) or tuple(f"q{i + 1}" for i in range(n)))
         set_("angles", tuple(bool(a) for a in self.angles) or (False,) * n)
         for name, values in (("coordinates", self.coordinates), ("angles", self.angles)):
@@ -77,7 +84,7 @@ class Observations:
         self._check_values()
 
     def _per_coordinate(self, a, name: str) -> np.ndarray | None:
-        """``a`` (velocities or accelerations) as shape (N, n), or None."""
+        """``a`` (velocities, accelerations or forces) as shape (N, n), or None."""
         if a is None:
             return None
         N, n = self.q.shape
@@ -103,9 +110,11 @@ class Observations:
             "q": list(self.coordinates),
             "qdot": [f"d{c}/dt" for c in self.coordinates],
             "qddot": [f"d²{c}/dt²" for c in self.coordinates],
+            "force": [f"force on {c}" for c in self.coordinates],
         }
-        names.update(self.metadata.get("columns", {}))
-        for k, a in (("t", self.t), ("q", self.q), ("qdot", self.qdot), ("qddot", self.qddot)):
+        names.update({k: v for k, v in self.metadata.get("columns", {}).items() if v})
+        arrays = (("t", self.t), ("q", self.q), ("qdot", self.qdot), ("qddot", self.qddot), ("force", self.force))
+        for k, a in arrays:
             if a is None:
                 continue
             a2 = a.reshape(len(a), -1)
@@ -162,6 +171,7 @@ class Observations:
             trajectory=self.trajectory[mask_or_index],
             qdot=pick(self.qdot),
             qddot=pick(self.qddot),
+            force=pick(self.force),
             rows=self.rows[mask_or_index],
         )
 
@@ -186,6 +196,7 @@ class Observations:
             f"{len(self):,} samples of {len(segs)} trajectory(ies), coordinates "
             f"{', '.join(c + (' (angle)' if a else '') for c, a in zip(self.coordinates, self.angles, strict=True))}; "
             f"time step {dts.min():.3g}–{dts.max():.3g}; velocities {'given' if self.qdot is not None else 'not given'}"
+            + ("; forces given" if self.force is not None else "")
         )
 
 
@@ -207,6 +218,7 @@ def simulate(
     jitter: float = 0.0,
     max_energy: float | None = None,
     velocities: bool = False,
+    force: Callable[[jax.Array], Callable[[jax.Array], jax.Array]] | None = None,
 ) -> Observations:
     """Positions of ``system`` as a camera would record them, for studies where the truth is known.
 
@@ -218,6 +230,14 @@ def simulate(
     of standard deviation ``noise`` × the spread of each coordinate (:func:`spread`). Velocities
     are given (noisy like q) only when ``velocities`` is set; accelerations
     never are.
+
+    A driven recording: ``force`` draws each motion's generalized force, a
+    function called with one key per motion that returns τ(t) ``-> (n,)``, e.g.
+    ``lambda k: SineDrive.random(k, 1, amplitude=2.0)`` (an
+    :class:`~lnn.observed.SineDrive`: every motion is then integrated by one
+    compiled program). The true motion is integrated under the exact τ(t), and
+    τ at the frames is recorded, noise-free, in ``force`` (as a measured torque
+    column). A system with a drive of its own records that drive's τ.
     """
     if n_trajectories < 1:
         raise DataError(f"n_trajectories must be at least 1; got {n_trajectories}.")
@@ -232,7 +252,18 @@ def simulate(
     offsets = np.asarray(jax.random.uniform(k_time, (frames,), minval=-0.5, maxval=0.5)) * jitter / fps
     ts = np.arange(frames) / fps + offsets
     ts = ts - ts[0]
-    q, qdot, _ = true_motions(system, q0, qdot0, ts)
+    if force is None:
+        q, qdot, tau = true_motions(system, q0, qdot0, ts)
+        taus = None if tau is None else np.tile(np.asarray(tau), (n_trajectories, 1))
+    else:
+        # Its own key (not one more split of ``key``), so undriven recordings keep their numbers.
+        keys = jax.random.split(jax.random.fold_in(key, 3), n_trajectories)
+        motions = [
+            true_motions(system, q0[i : i + 1], qdot0[i : i + 1], ts, force=force(keys[i]))
+            for i in range(n_trajectories)
+        ]
+        q, qdot = (np.concatenate([np.asarray(m[j]) for m in motions]) for j in (0, 1))
+        taus = np.concatenate([np.asarray(m[2]) for m in motions])
     q, qdot = (np.asarray(a).reshape(-1, system.dof) for a in (q, qdot))
     if noise > 0:
         kq, kv = jax.random.split(k_noise)
@@ -247,12 +278,14 @@ def simulate(
         "noise": noise,
         "jitter": jitter,
         "max_energy": max_energy,
+        "driven": taus is not None,
     }
     return Observations(
         t=np.tile(ts, n_trajectories),
         q=q,
         trajectory=np.repeat(np.arange(n_trajectories), frames),
         qdot=qdot if velocities else None,
+        force=taus,
         coordinates=system.coordinates,
         angles=system.angles,
         metadata=meta,

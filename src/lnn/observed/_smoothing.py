@@ -369,7 +369,9 @@ def estimate(obs: Observations, smoother: Smoother = KnotSpline()) -> Dataset:
     spline, and a :class:`UserWarning` says so: the motion is under-resolved
     there. The metadata's ``"derivatives"`` records the smoother and its
     settings and, for GCV's spacing, the κ used (``spacings``: one list per
-    trajectory, one entry per coordinate; 1 = interpolated).
+    trajectory, one entry per coordinate; 1 = interpolated). The recording's
+    measured forces, if any, are the dataset's ``force`` as they are (τ at
+    each sample).
     """
     q_out, v_out, a_out = (np.empty_like(obs.q) for _ in range(3))
     spacings = []
@@ -388,7 +390,8 @@ def estimate(obs: Observations, smoother: Smoother = KnotSpline()) -> Dataset:
     settings = {"smoother": type(smoother).__name__, **dataclasses.asdict(smoother)}
     if spacings:
         settings["spacings"] = spacings
-    out = Dataset(q_out, v_out, a_out, obs.trajectory, obs.t, {**obs.metadata, "derivatives": settings})
+    meta = {**obs.metadata, "derivatives": settings}
+    out = Dataset(q_out, v_out, a_out, obs.trajectory, obs.t, meta, force=obs.force)
     check(obs, out, smoother)
     return out
 
