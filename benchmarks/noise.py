@@ -16,24 +16,23 @@ that learn from observations:
    (the exact reference's too), so the medians are compared. That is repeated on each
    of --splits (two by default: which motions are held out changes the result as much
    as the seed). Passes when matching's median is within 2× of exact's on every split.
-   Matching uses the recipe in PENDULUM_MATCHING*: Adam on 2-s windows with free initial
-   states and weight decay 1 (trained again from a warm start of 5,000 steps on the
-   derivative estimate if it stalls), then L-BFGS on them and on 4-s windows, the free
-   states relinked before each L-BFGS stage (printed per seed: the windows relinked, and
-   whether a warm restart was tried and kept).
+   Matching uses the defaults, lnn.observed.recipe of the recording (its reasons are
+   printed; what `lnn train --data` would choose): a warm start on the derivative
+   estimate, Adam on half-period windows with free initial states and weight decay 1,
+   then L-BFGS on two-period windows, the free states relinked first (printed per seed:
+   the windows relinked). Wall and CPU seconds of each run are printed.
 2. Double pendulum, noise 0, 1 %, 5 %: LNN and baseline by each method; rollout error
    at 0.5 s and 1 s (it is chaotic) and valid-prediction time.
 
 Models train for a fixed number of steps (so the numbers do not depend on the machine's
 load, which on a shared machine would starve the slower-per-step method): the
-acceleration-loss models (exact, derivatives) for --*-steps' first number, trajectory
-matching (about 40× more work per step: a short RK4 rollout per window) for the second,
-with batches of 64 windows. The seconds each took are printed too. Errors are
+acceleration-loss models (exact, derivatives) for --pendulum-steps / the first of
+--double-steps; double-pendulum matching for the second, with batches of 64 windows. Errors are
 e(t) = RMS over coordinates of (q̂ − q)/σ (lnn.metrics.position_error), from 20 held-out
 initial states drawn like the training motions, mean over them.
 
     python benchmarks/noise.py                          # both studies: about 30 + 22 min on the 2-core machine
-    python benchmarks/noise.py --only pendulum --seeds 1 --splits 7
+    python benchmarks/noise.py --only pendulum --seeds 1          # both splits, one seed
     python benchmarks/noise.py --only pendulum --adam-only   # the ablation: matching by Adam alone
     python benchmarks/noise.py --json --out runs/noise  # figures go to --out/figures
 """

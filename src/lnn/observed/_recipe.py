@@ -17,18 +17,20 @@ The rules:
   resampled evenly; the shortest of the coordinates' median periods). A matching step is
   h ≈ T / :data:`STEPS_PER_PERIOD`: ``every`` = round(h · rate) samples, so the
   windows span the same *time* at 30 Hz and at 1 kHz and cost the same per
-  window; a window spans one period (:data:`PERIODS_PER_WINDOW`), the longer
-  L-BFGS windows two, each shortened to what the shortest trajectory holds (for
-  a single trajectory, its training and its validation part: the last
-  ``val_fraction`` of it, raised up to :data:`MAX_VAL_FRACTION` to hold a window).
+  window. A curriculum on window length: Adam on windows of
+  :data:`ADAM_PERIODS` period (short, cheap steps), L-BFGS on windows of
+  :data:`LONG_PERIODS` periods (a whole number of Adam windows), each shortened
+  to what the shortest trajectory holds (for a single trajectory, its training
+  and its validation part: the last ``val_fraction`` of it, raised up to
+  :data:`MAX_VAL_FRACTION` to hold a long window).
   The RK4 substep bound is 1.5 h (one substep per interval on jittered stamps).
 * **Method.** :class:`FromDerivatives` when the estimate is as good as
   measured accelerations: noise floor below :data:`CLEAN_FLOOR` and at least
   :data:`DENSE_SAMPLES` samples per period (second differences are then
   accurate, and matching would only cost time); otherwise multiple shooting
-  (:class:`FreeStates`, one longer-window stage when the recording holds it),
-  started from a fit of the derivative estimate (:class:`WarmStart`), weight
-  decay 1 and an L-BFGS polish on each window length.
+  (:class:`FreeStates`), started from a fit of the derivative estimate
+  (:class:`WarmStart`), weight decay 1, and L-BFGS on the long windows only
+  (``polish=False``; on the Adam windows when no longer ones fit).
 * **Model.** ``lnn+dissipation`` when the recording loses energy: the energy
   proxy E(t) = Σ_i ((q_i − q̄_i)/σ_{q_i})² + (q̇_i/σ_{q̇_i})² of each
   trajectory (exactly conserved by a harmonic oscillator, and flat on average
@@ -68,10 +70,12 @@ from lnn.observed._observations import Observations
 from lnn.observed._smoothing import KnotSpline, Smoother, estimate
 from lnn.training import TrainConfig
 
-# A matching step is a period over this many steps (the pendulum recipe's 2/30 s on a 2-s period).
+# A matching step is a period over this many steps (2/30 s on the pendulum's 2-s period: RK4's own phase
+# error over 10 s stays far below the noise).
 STEPS_PER_PERIOD = 30
-# Periods one (Adam-stage) matching window spans; the longer L-BFGS stage spans twice that.
-PERIODS_PER_WINDOW = 1.0
+# Periods an Adam-stage matching window spans, and the L-BFGS windows (a whole number of Adam windows).
+ADAM_PERIODS = 0.5
+LONG_PERIODS = 2.0
 # Noise floor (matching-loss units, ≈ noise / spread) and samples per period below and above which the
 # derivative estimate is accurate enough to learn from directly.
 CLEAN_FLOOR = 1e-3
@@ -86,8 +90,10 @@ LOSING_SHARE = 2 / 3
 MAX_VAL_FRACTION = 0.25
 # Steps of each stage (benchmarks/noise.py).
 WARM_STEPS = 5000
-ADAM_STEPS = 1000
-LBFGS_STEPS = 200
+ADAM_STEPS = 6000
+ADAM_BATCH = 8
+ADAM_LR = 1e-3
+LBFGS_STEPS = 150
 DERIVATIVE_STEPS = 20_000
 
 
@@ -192,36 +198,38 @@ def recipe(
         return Recipe(model, fallback, FromDerivatives(smoother), train, m, tuple(reasons))
     every = max(1, round(m.period / STEPS_PER_PERIOD * m.rate))
     step = every / m.rate
-    # One trajectory: validation is the end of it in time, long enough for a window where the recording allows.
-    val_fraction = (
-        float(np.clip(1.05 * PERIODS_PER_WINDOW * m.period / m.duration, 0.1, MAX_VAL_FRACTION))
-        if m.trajectories == 1
-        else 0.1
-    )
-    shortest = _shortest_part(obs, val_fraction)  # samples
-    window = int(np.clip(round(PERIODS_PER_WINDOW * m.period / step) + 1, 2, max(2, (shortest - 1) // every + 1)))
-    longer = 2 * window - 1
-    stages: tuple[int, ...] = (longer,) if (longer - 1) * every + 1 <= shortest else ()
+    # One trajectory: validation is the end of it in time, long enough for a long window where it allows.
+    long_span = LONG_PERIODS * m.period
+    val_fraction = float(np.clip(1.05 * long_span / m.duration, 0.1, MAX_VAL_FRACTION)) if m.trajectories == 1 else 0.1
+    fits = max(2, (_shortest_part(obs, val_fraction) - 1) // every + 1)  # the longest window the parts hold
+    window = int(np.clip(round(ADAM_PERIODS * m.period / step) + 1, 2, fits))
+    # The L-BFGS windows: a whole number of Adam windows (each starts where one does), the longest up to the target.
+    multiple = max(1, min(round(long_span / ((window - 1) * step)), (fits - 1) // (window - 1)))
+    longer = multiple * (window - 1) + 1
+    initial = FreeStates((longer,), polish=False) if multiple > 1 else FreeStates()
     matching = TrajectoryMatching(
         window=window,
         every=every,
         dt=1.5 * step,
         smoother=smoother,
-        initial=FreeStates(stages),
+        initial=initial,
         warm_start=WarmStart(WARM_STEPS),
     )
     span = (window - 1) * step
     reasons.append(
         f"method matching: {'asked for' if method else 'noise floor ' + format(m.noise_floor, '.2g')}, "
-        f"{samples_per_period:.0f} samples per period; windows of "
-        f"{window} samples every {every} ({span:.3g} s, ≈ {span / m.period:.2g} period)"
-        + (f", then {longer} ({2 * span:.3g} s)" if stages else " (too short for longer windows)")
-        + ", free initial states"
+        f"{samples_per_period:.0f} samples per period; Adam on windows of {window} samples every {every} "
+        f"({span:.3g} s, ≈ {span / m.period:.2g} period), free initial states; "
+        + (
+            f"L-BFGS on {longer}-sample windows ({multiple * span:.3g} s)"
+            if multiple > 1
+            else "L-BFGS on the same windows (the recording holds no longer ones)"
+        )
     )
     train = TrainConfig(
         steps=ADAM_STEPS,
-        batch_size=64,
-        learning_rate=1e-3,
+        batch_size=ADAM_BATCH,
+        learning_rate=ADAM_LR,
         warmup_steps=ADAM_STEPS // 10,
         eval_every=max(ADAM_STEPS // 10, 50),
         weight_decay=1.0,
@@ -232,7 +240,8 @@ def recipe(
         reasons.append(f"validation: the last {val_fraction:.0%} of the one trajectory, to hold a window")
     reasons.append(
         f"training: {WARM_STEPS:,} steps on the derivative estimate, {ADAM_STEPS:,} Adam steps of matching "
-        f"(weight decay 1), {LBFGS_STEPS} L-BFGS iterations per window length"
+        f"(batches of {ADAM_BATCH} windows, learning rate {ADAM_LR:g}, weight decay 1), {LBFGS_STEPS} L-BFGS "
+        "iterations"
     )
     return Recipe(model, fallback, matching, train, m, tuple(reasons))
 
