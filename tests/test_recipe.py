@@ -50,8 +50,9 @@ def test_windows_span_the_same_time_at_100_hz_and_1_khz():
         assert isinstance(r.method, TrajectoryMatching) and isinstance(r.method.initial, FreeStates)
         span = (r.method.window - 1) * r.method.every / r.measured.rate
         assert span == pytest.approx(1.0, rel=0.1)  # half a period
-        # L-BFGS windows of two periods would not fit 2 s of validation (the last 10 %): one period.
-        assert r.method.longer_windows == (2 * r.method.window - 1,) and not r.method.initial.polish
+        # L-BFGS on two periods (four Adam windows); the validation share raised to hold one.
+        assert r.method.longer_windows == (4 * r.method.window - 3,) and not r.method.initial.polish
+        assert r.train.val_fraction == pytest.approx(1.05 * 4.0 / 20.0, rel=0.05)
     assert fast.method.every == pytest.approx(10 * slow.method.every, rel=0.1)
     assert fast.method.window == pytest.approx(slow.method.window, abs=2)  # the same cost per window
 
@@ -146,3 +147,9 @@ def test_cli_help_groups_the_expert_flags():
     expert = result.output[result.output.index("Expert: override the recipe") :]
     for flag in ("--method", "--window", "--every", "--weight-decay", "--lbfgs-steps", "--lr", "--warm-start"):
         assert flag in expert
+
+
+def test_refining_only_on_longer_windows_needs_them():
+    with pytest.raises(lnn.errors.ConfigurationError, match="give longer_windows"):
+        FreeStates(polish=False)
+    assert not FreeStates((61,), polish=False).polish
