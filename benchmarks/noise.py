@@ -16,24 +16,23 @@ that learn from observations:
    (the exact reference's too), so the medians are compared. That is repeated on each
    of --splits (two by default: which motions are held out changes the result as much
    as the seed). Passes when matching's median is within 2× of exact's on every split.
-   Matching uses the recipe in PENDULUM_MATCHING*: Adam on 2-s windows with free initial
-   states and weight decay 1 (trained again from a warm start of 5,000 steps on the
-   derivative estimate if it stalls), then L-BFGS on them and on 4-s windows, the free
-   states relinked before each L-BFGS stage (printed per seed: the windows relinked, and
-   whether a warm restart was tried and kept).
+   Matching uses the defaults, lnn.observed.recipe of the recording (its reasons are
+   printed; what `lnn train --data` would choose): a warm start on the derivative
+   estimate, Adam on half-period windows with free initial states and weight decay 1,
+   then L-BFGS on two-period windows, the free states relinked first (printed per seed:
+   the windows relinked). Wall and CPU seconds of each run are printed.
 2. Double pendulum, noise 0, 1 %, 5 %: LNN and baseline by each method; rollout error
    at 0.5 s and 1 s (it is chaotic) and valid-prediction time.
 
 Models train for a fixed number of steps (so the numbers do not depend on the machine's
 load, which on a shared machine would starve the slower-per-step method): the
-acceleration-loss models (exact, derivatives) for --*-steps' first number, trajectory
-matching (about 40× more work per step: a short RK4 rollout per window) for the second,
-with batches of 64 windows. The seconds each took are printed too. Errors are
+acceleration-loss models (exact, derivatives) for --pendulum-steps / the first of
+--double-steps; double-pendulum matching for the second, with batches of 64 windows. Errors are
 e(t) = RMS over coordinates of (q̂ − q)/σ (lnn.metrics.position_error), from 20 held-out
 initial states drawn like the training motions, mean over them.
 
     python benchmarks/noise.py                          # both studies: about 30 + 22 min on the 2-core machine
-    python benchmarks/noise.py --only pendulum --seeds 1 --splits 7
+    python benchmarks/noise.py --only pendulum --seeds 1          # both splits, one seed
     python benchmarks/noise.py --only pendulum --adam-only   # the ablation: matching by Adam alone
     python benchmarks/noise.py --json --out runs/noise  # figures go to --out/figures
 """
@@ -60,7 +59,6 @@ from lnn.observed import (
     FreeStates,
     FromDerivatives,
     TrajectoryMatching,
-    WarmStart,
     fit_observations,
 )
 from lnn.training import TrainConfig, build_model, fit
@@ -89,13 +87,16 @@ def held_out_truth(system, key, *, t_end, max_energy, n=20):
     return metrics.Truth(ts, np.asarray(q), np.asarray(v)), metrics.Protocol(n_initial=n, t_end=t_end, fps=20)
 
 
-def train(kind, method, obs, exact, system, key, steps, matching, *, split_key=None, matching_train=None):
+def train(kind, method, obs, exact, system, key, steps, matching, *, split_key=None, matching_config=None):
     """One model by ``method`` ("exact", "derivatives" or "matching", the last with the :class:`TrajectoryMatching`
-    ``matching``); with ``split_key`` every method trains and validates on the same motions."""
-    n = steps[1] if method == "matching" else steps[0]
-    extra = (matching_train or {}) if method == "matching" else {}
-    cfg = TrainConfig(steps=n, eval_every=max(n // 10, 50), batch_size=64 if method == "matching" else 256, **extra)
-    t0 = time.perf_counter()
+    ``matching`` and ``matching_config``, else ``steps[1]`` steps of batches of 64 windows); with ``split_key``
+    every method trains and validates on the same motions. Returns (model, history, wall s, CPU s)."""
+    if method == "matching" and matching_config is not None:
+        cfg = matching_config
+    else:
+        n = steps[1] if method == "matching" else steps[0]
+        cfg = TrainConfig(steps=n, eval_every=max(n // 10, 50), batch_size=64 if method == "matching" else 256)
+    t0, c0 = time.perf_counter(), time.process_time()
     if method == "exact":
         train_set, val_set = exact, None
         if split_key is not None:  # the trajectories lnn.observed holds out for the same key
@@ -111,20 +112,11 @@ def train(kind, method, obs, exact, system, key, steps, matching, *, split_key=N
         model, history = fit_observations(
             kind, obs, key=key, method=learning, train_config=cfg, progress=False, split_key=split_key
         )
-    return model, history, time.perf_counter() - t0
+    return model, history, time.perf_counter() - t0, time.process_time() - c0
 
 
 def error_at(ev, t):
     return float(ev.position_error[int(round(t * 20))])
-
-
-# The pendulum's trajectory-matching recipe (see the README): Adam on 2-s windows with free initial states and
-# weight decay (again from a warm start on the derivative estimate if it stalls), an L-BFGS polish, then L-BFGS on
-# 4-s windows that start from the trained states (relinked before each L-BFGS stage).
-PENDULUM_MATCHING = TrajectoryMatching(
-    window=31, every=2, dt=0.1, initial=FreeStates((61,)), warm_start=WarmStart(5000, if_stalled=True)
-)
-PENDULUM_MATCHING_TRAIN = {"learning_rate": 1e-3, "weight_decay": 1.0, "lbfgs_steps": 500}
 
 
 def pendulum_study(args, key):
@@ -132,10 +124,13 @@ def pendulum_study(args, key):
     e_max = 0.7 * system.energy_scale  # swings up to 134°, never over the top
     obs, exact = setting(system, key, noise=args.pendulum_noise, n_trajectories=16, duration=10.0, max_energy=e_max)
     truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=10.0, max_energy=e_max)
-    learning, matching_train = PENDULUM_MATCHING, dict(PENDULUM_MATCHING_TRAIN)
+    chosen = observed.recipe(obs)  # the defaults: what `lnn train --data` would choose for this recording
+    for line in chosen.reasons:
+        console.print(f"recipe: {line}")
+    learning, matching_config = chosen.method, chosen.train
     if args.adam_only:  # the ablation: no L-BFGS stages
         learning = dataclasses.replace(learning, initial=FreeStates())
-        matching_train.pop("lbfgs_steps")
+        matching_config = dataclasses.replace(matching_config, lbfgs_steps=0)
     methods = ("exact", "derivatives", "matching")
     splits, evaluations = [], {}
     for split in args.splits:
@@ -145,7 +140,7 @@ def pendulum_study(args, key):
         for seed in range(args.seeds):
             k_seed = jax.random.fold_in(key, 1000 + seed)
             for method in methods:
-                model, history, seconds = train(
+                model, history, seconds, cpu = train(
                     "lnn",
                     method,
                     obs,
@@ -155,7 +150,7 @@ def pendulum_study(args, key):
                     args.pendulum_steps,
                     learning,
                     split_key=split_key,
-                    matching_train=matching_train,
+                    matching_config=matching_config,
                 )
                 ev = metrics.evaluate(model, system, key=key, protocol=protocol, truth=truth)
                 if seed == 0 and split == args.splits[0]:
@@ -167,6 +162,7 @@ def pendulum_study(args, key):
                         "valid_time": ev.metrics["valid_time"],
                         "steps": history[-1]["step"],
                         "seconds": seconds,
+                        "cpu_seconds": cpu,
                         "relinked": [h["relinked"] for h in history if "relinked" in h],
                         "warm_restart": [h["warm_restart"] for h in history if "warm_restart" in h],
                     }
@@ -180,6 +176,7 @@ def pendulum_study(args, key):
                 "error_10s_per_seed": [r["error_10s"] for r in rs],
                 "steps": rs[0]["steps"],
                 "seconds": round(float(np.mean([r["seconds"] for r in rs])), 1),
+                "cpu_seconds": round(float(np.mean([r["cpu_seconds"] for r in rs])), 1),
                 "relinked_per_seed": [r["relinked"] for r in rs],
             }
             for m, rs in runs.items()
@@ -199,8 +196,7 @@ def pendulum_study(args, key):
     )
     table = Table(
         title=f"pendulum, positions only with {args.pendulum_noise:.0%} noise, 30 fps jittered; "
-        f"{args.pendulum_steps[0]:,} steps (acceleration loss) / {args.pendulum_steps[1]:,} "
-        f"(matching); median of {args.seeds} seeds"
+        f"{args.pendulum_steps[0]:,} steps (acceleration loss), matching by the recipe; median of {args.seeds} seeds"
     )
     for col in (
         "held out",
@@ -211,6 +207,7 @@ def pendulum_study(args, key):
         "valid time",
         "steps",
         "seconds",
+        "CPU seconds",
     ):
         table.add_column(col, justify="right")
     for result in splits:
@@ -224,6 +221,7 @@ def pendulum_study(args, key):
                 f"{r['valid_time']:.3g} s",
                 f"{r['steps']:,}",
                 f"{r['seconds']:.0f}",
+                f"{r['cpu_seconds']:.0f}",
             )
     console.print(table)
     for result in splits:
@@ -235,6 +233,7 @@ def pendulum_study(args, key):
     console.print(f"figure {figure}")
     return {
         "noise": args.pendulum_noise,
+        "recipe": chosen.to_json(),
         "seeds": args.seeds,
         "splits": splits,
         "within_2x": all(r["within_2x"] for r in splits),
@@ -255,7 +254,7 @@ def double_pendulum_study(args, key):
                     results.append({**exact_rows[kind], "noise": noise})
                     continue
                 initial = FreeStates() if args.matching_initial == "free" else EstimatedStates()
-                model, history, seconds = train(
+                model, history, seconds, _ = train(
                     kind,
                     method,
                     obs,
@@ -311,7 +310,7 @@ def main() -> None:
     jax.config.update("jax_enable_x64", True)  # physics in float64, as lnn's users run it
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="pendulum,double_pendulum", help="comma-separated studies to run")
-    p.add_argument("--pendulum-steps", default="5000,6000", help="pendulum training steps: acceleration loss, matching")
+    p.add_argument("--pendulum-steps", default="5000", help="pendulum training steps of the acceleration loss")
     p.add_argument("--splits", default="7,8", help="pendulum: validation splits (keys folded in), each compared")
     p.add_argument("--seeds", type=int, default=3, help="pendulum: training seeds per method (medians are compared)")
     p.add_argument("--adam-only", action="store_true", help="pendulum: matching without its L-BFGS stages")

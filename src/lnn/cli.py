@@ -92,7 +92,7 @@ DATA = "Data"
 RECORDING = "Recorded columns (--data FILE.csv/.npz)"
 MODEL = "Model"
 TRAINING = "Training"
-EXPERT = "Learning from recordings (expert)"
+EXPERT = "Expert: override the recipe chosen for a recording (--data FILE.csv/.npz)"
 
 
 @app.command()
@@ -158,18 +158,18 @@ def train(
         help="wall-clock seconds of training (default 150 without --steps, no limit with it; 0: no limit)",
         rich_help_panel=TRAINING,
     ),
-    batch_size: int = typer.Option(256, rich_help_panel=TRAINING),
+    batch_size: int = typer.Option(256, help="states (or windows) per minibatch", rich_help_panel=EXPERT),
     val_fraction: float = typer.Option(
         0.1,
         help="share held out for validation (trajectories, or the end of a single recording)",
         rich_help_panel=TRAINING,
     ),
-    lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
+    lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=EXPERT),
     weight_decay: float = typer.Option(
-        0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=TRAINING
+        0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=EXPERT
     ),
     lbfgs_steps: int = typer.Option(
-        0, help="end with this many full-batch L-BFGS iterations (small problems)", rich_help_panel=TRAINING
+        0, help="end with this many full-batch L-BFGS iterations (small problems)", rich_help_panel=EXPERT
     ),
     devices: int = typer.Option(
         1,
@@ -190,13 +190,12 @@ def train(
     ),
     initial: str | None = typer.Option(
         None,
-        help="matching: each window's initial state, 'estimated' "
-        "(smoothed; the default) or 'free' (optimised with the model)",
+        help="matching: each window's initial state, 'estimated' (smoothed) or 'free' (optimised with the model)",
         rich_help_panel=EXPERT,
     ),
-    window: int | None = typer.Option(None, help="matching: samples per window (default 11)", rich_help_panel=EXPERT),
+    window: int | None = typer.Option(None, help="matching: samples per window", rich_help_panel=EXPERT),
     every: int | None = typer.Option(
-        None, help="matching: keep every k-th sample inside a window (default 3)", rich_help_panel=EXPERT
+        None, help="matching: keep every k-th sample inside a window", rich_help_panel=EXPERT
     ),
     longer_windows: str | None = typer.Option(
         None,
@@ -212,8 +211,7 @@ def train(
     ),
     warm_start_if: str | None = typer.Option(
         None,
-        help="'always' (the default) or 'stalled': start from the "
-        "random network, and from the warm start only if Adam stalls",
+        help="'always' or 'stalled': start from the random network, and from the warm start only if Adam stalls",
         rich_help_panel=EXPERT,
     ),
 ) -> None:
@@ -243,19 +241,30 @@ def train(
     io.remove_temporaries(out)  # left by a process killed inside a write
     model_settings = {"width": width, "depth": depth, "init": init, "dtype": dtype, "linear_solver": linear_solver}
     if spec is not None:
-        learning = _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if)
+        given = {name for name in _RECIPE_FLAGS if _given(ctx, name)}
+        flags = {
+            "model": model,
+            "steps": steps,
+            "budget": budget if "budget" in given else None,
+            "batch_size": batch_size,
+            "val_fraction": val_fraction,
+            "learning_rate": lr,
+            "weight_decay": weight_decay,
+            "lbfgs_steps": lbfgs_steps,
+            "devices": devices,
+        }
+        matching = (method if "method" in given else None, initial, window, every, longer_windows)
         _train_observed(
             data_file,
             spec,
-            model=model,
-            train_config=cfg,
+            given={k: v for k, v in flags.items() if k in given or (k == "learning_rate" and "lr" in given)},
+            matching_flags=(*matching, warm_start, warm_start_if),
             width=width,
             depth=depth,
             init=init,
             dtype=dtype,
             seed=seed,
             out=out,
-            method=learning,
             linear_solver=linear_solver,
             model_settings=model_settings,
             force=force,
@@ -326,8 +335,33 @@ def _model_options(model: str, linear_solver: str) -> dict:
     return {"linear_solver": solvers[linear_solver]}
 
 
-def _learning_method(method, initial, window, every, longer_windows, warm_start, warm_start_if):
-    """The typed learning method the recording flags describe (one line of error for contradictions)."""
+# The train flags a recording's recipe chooses (given on the command line, they override it).
+_RECIPE_FLAGS = (
+    "model",
+    "steps",
+    "budget",
+    "batch_size",
+    "val_fraction",
+    "lr",
+    "weight_decay",
+    "lbfgs_steps",
+    "devices",
+    "method",
+)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was set by the user (command line or environment), not left at its default."""
+    source = ctx.get_parameter_source(name)  # Typer's own ParameterSource: compared by name
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _learning_method(base, method, initial, window, every, longer_windows, warm_start, warm_start_if, lbfgs_steps):
+    """The recipe's learning method ``base`` with the method flags that were given (``None``: not given)
+    applied; one line of error for contradictions. ``lbfgs_steps``: the training's, to drop longer windows
+    that could not be refined."""
+    import dataclasses
+
     from lnn.observed import EstimatedStates, FreeStates, FromDerivatives, TrajectoryMatching, WarmStart
 
     matching_flags = {
@@ -338,26 +372,60 @@ def _learning_method(method, initial, window, every, longer_windows, warm_start,
         "--warm-start": warm_start,
         "--warm-start-if": warm_start_if,
     }
+    given = [flag for flag, value in matching_flags.items() if value is not None]
+    if method not in (None, "matching", "derivatives"):
+        raise ConfigurationError(f"unknown --method {method!r}; choose 'matching' or 'derivatives'.")
     if method == "derivatives":
-        given = [flag for flag, value in matching_flags.items() if value is not None]
         if given:
             raise ConfigurationError(f"{', '.join(given)} apply to --method matching, not derivatives.")
-        return FromDerivatives()
-    if method != "matching":
-        raise ConfigurationError(f"unknown --method {method!r}; choose 'matching' or 'derivatives'.")
-    longer = _numbers(longer_windows, "--longer-windows", int, "whole numbers, e.g. 61,121") or ()
+        return FromDerivatives(base.smoother)
+    if method is None and not given:
+        return _without_unrefined_windows(base, lbfgs_steps)
+    start = base if isinstance(base, TrajectoryMatching) else TrajectoryMatching(smoother=base.smoother)
+    longer = _numbers(longer_windows, "--longer-windows", int, "whole numbers, e.g. 61,121")
     if initial not in (None, "estimated", "free"):
         raise ConfigurationError(f"unknown --initial {initial!r}; choose 'estimated' or 'free'.")
-    if longer and initial != "free":
+    free = initial == "free" or (initial is None and isinstance(start.initial, FreeStates))
+    if longer and not free:
         raise ConfigurationError("--longer-windows refine free initial states; add --initial free.")
     if warm_start_if not in (None, "always", "stalled"):
         raise ConfigurationError(f"--warm-start-if must be 'always' or 'stalled'; got {warm_start_if!r}.")
-    if warm_start_if is not None and warm_start is None:
+    if warm_start_if is not None and warm_start is None and start.warm_start is None:
         raise ConfigurationError("--warm-start-if needs --warm-start STEPS.")
-    start = FreeStates(longer) if initial == "free" else EstimatedStates()
-    settings = {k: v for k, v in (("window", window), ("every", every)) if v is not None}
-    warm = None if warm_start is None else WarmStart(warm_start, if_stalled=warm_start_if == "stalled")
-    return TrajectoryMatching(initial=start, warm_start=warm, **settings)
+    length = start.window if window is None else window
+    if longer is None:  # the recipe's longer stage, kept twice as long as a changed window
+        longer = (2 * length - 1,) if window is not None and start.longer_windows else start.longer_windows
+    warm = start.warm_start
+    if warm_start is not None or warm_start_if is not None:
+        steps = warm_start if warm_start is not None else warm.steps  # pyright: ignore[reportOptionalMemberAccess]
+        stalled = warm.if_stalled if warm_start_if is None and warm is not None else warm_start_if == "stalled"
+        warm = WarmStart(steps, if_stalled=stalled)
+    chosen = dataclasses.replace(
+        start,
+        window=length,
+        every=start.every if every is None else every,
+        initial=FreeStates(tuple(longer), polish=_polish(start) or not longer) if free else EstimatedStates(),
+        warm_start=warm,
+    )
+    return chosen if longer_windows is not None else _without_unrefined_windows(chosen, lbfgs_steps)
+
+
+def _polish(method) -> bool:
+    """Whether ``method`` polishes its own windows by L-BFGS before any longer ones (see FreeStates)."""
+    from lnn.observed import FreeStates
+
+    return not isinstance(method.initial, FreeStates) or method.initial.polish
+
+
+def _without_unrefined_windows(method, lbfgs_steps: int):
+    """``method`` without its longer windows when there are no L-BFGS iterations to refine them by."""
+    import dataclasses
+
+    from lnn.observed import FreeStates, TrajectoryMatching
+
+    if isinstance(method, TrajectoryMatching) and method.longer_windows and not lbfgs_steps:
+        return dataclasses.replace(method, initial=FreeStates())
+    return method
 
 
 @app.command()
@@ -508,26 +576,48 @@ def _train_observed(
     data_file,
     spec,
     *,
-    model,
-    train_config,
+    given,
+    matching_flags,
     width,
     depth,
     init,
     dtype,
     seed,
     out,
-    method,
     linear_solver,
     model_settings,
     force,
 ) -> None:
+    """Train on a recording: its recipe (:func:`lnn.observed.recipe`), the flags in ``given`` (TrainConfig
+    fields and ``model``) and ``matching_flags`` (the method flags, ``None`` where not given) overriding it."""
+    import dataclasses
+
     import jax
 
     from lnn import io, plot
-    from lnn.observed import TrajectoryMatching, describe, fit_observations
+    from lnn.observed import TrajectoryMatching, describe, fit_recipe, recipe
 
     obs = _load_observations(data_file, spec)
     console.print(f"{data_file}: {obs.summary()}")
+    method_flag = matching_flags[0]
+    if method_flag not in (None, "matching", "derivatives"):
+        raise ConfigurationError(f"unknown --method {method_flag!r}; choose 'matching' or 'derivatives'.")
+    chosen = recipe(obs, method=method_flag)
+    for line in chosen.reasons:
+        console.print(f"[dim]recipe:[/dim] {line}")
+    train_fields = {k: v for k, v in given.items() if k not in ("model", "budget")}
+    if "budget" in given:  # a budget alone fits the schedule to it, as without a recording
+        train_fields["time_budget"] = given["budget"] or None
+        train_fields.setdefault("steps", None if given["budget"] else chosen.train.steps)
+    cfg = dataclasses.replace(chosen.train, **train_fields)
+    method = _learning_method(chosen.method, *matching_flags, lbfgs_steps=cfg.lbfgs_steps)
+    model = given.get("model", chosen.model)
+    final = dataclasses.replace(
+        chosen, model=model, fallback=None if "model" in given else chosen.fallback, method=method, train=cfg
+    )
+    overridden = sorted({*given, *(f for f, v in zip(_MATCHING_FLAGS, matching_flags, strict=True) if v is not None)})
+    if overridden:
+        console.print(f"[dim]recipe:[/dim] overridden by the command line: {', '.join(overridden)}")
     kind = "matching" if isinstance(method, TrajectoryMatching) else "derivatives"
     io.claim_run_folder(
         out,
@@ -538,39 +628,42 @@ def _train_observed(
             "model": model,
             "seed": seed,
             "learning": describe(method),
-            "train": train_config.to_json(),
+            "train": cfg.to_json(),
+            "recipe": chosen.to_json(),
+            "overridden": overridden,
             "model_settings": model_settings,
         },
         force=force,
         ignore=(*_NOT_DEFINING, "data"),
     )
-    trained, history = fit_observations(
-        model,
+    trained, history, role, reason = fit_recipe(
         obs,
+        final,
         key=jax.random.key(seed),
-        method=method,
-        train_config=train_config,
+        out=out,
         width=width,
         depth=depth,
         dtype=dtype,
         init=init,
-        out=out,
-        label=f"{model} ({kind})",
-        **_model_options(model, linear_solver),
+        **(_model_options(model, linear_solver) if linear_solver != "auto" else {}),
     )
+    if reason is not None:
+        console.print(f"{reason}: trained {role} instead (its run in {out / 'fallback'})")
     io.save_model(
         out / "model.eqx",
         trained,
         seed=seed,
         observations=spec,
         method=kind,
+        role=role,
+        **({"fallback_reason": reason} if reason else {}),
         coordinates=list(obs.coordinates),
         angles=list(obs.angles),
         data=str(data_file),
     )
-    plot.loss_curves(out / "figures" / "loss.png", {model: history})
+    plot.loss_curves(out / "figures" / "loss.png", {role: history})
     console.print(
-        f"trained {model} by {kind} for {history[-1]['step']:,} steps; best validation loss "
+        f"trained {role} by {kind} for {history[-1]['step']:,} steps; best validation loss "
         f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
     )
     restart = [h["warm_restart"] for h in history if "warm_restart" in h]
@@ -585,6 +678,9 @@ def _train_observed(
             f"free initial states relinked before each L-BFGS stage: {', '.join(map(str, relinked))} "
             "windows (see lnn.observed.FreeInitialStates.relinked)"
         )
+
+
+_MATCHING_FLAGS = ("method", "initial", "window", "every", "longer_windows", "warm_start", "warm_start_if")
 
 
 def _evaluate_observed(model, data_file, spec, horizons: str, tail, folder) -> dict:

@@ -12,6 +12,8 @@
   trajectory matching;
 * :func:`fit_observations` with a method (:class:`FromDerivatives`,
   :class:`TrajectoryMatching`) — a model learned from a recording;
+  :func:`recipe` chooses model, method and settings from the recording
+  (:class:`Recipe`, with its reasons), :func:`fit_recipe` trains it;
 * :func:`observed_rollout_error` — how far ahead a model predicts a recording,
   beside trivial predictors.
 """
@@ -42,6 +44,7 @@ from lnn.observed._matching import (
     windows,
 )
 from lnn.observed._observations import MAX_MAGNITUDE, Observations, simulate
+from lnn.observed._recipe import CLEAN_FLOOR, Measured, Recipe, fallback_reason, fit_recipe, measure, recipe
 from lnn.observed._residuals import Departure, check, departures, noise_level
 from lnn.observed._smoothing import (
     KnotSpline,
@@ -55,6 +58,7 @@ from lnn.observed._smoothing import (
 )
 
 __all__ = [
+    "CLEAN_FLOOR",
     "MAX_MAGNITUDE",
     "SCHMIDT_LIPSON_SOURCE",
     "STALL_FACTOR",
@@ -64,8 +68,10 @@ __all__ = [
     "FreeStates",
     "FromDerivatives",
     "KnotSpline",
+    "Measured",
     "Method",
     "Observations",
+    "Recipe",
     "SavitzkyGolay",
     "SineDrive",
     "Smoother",
@@ -78,14 +84,18 @@ __all__ = [
     "departures",
     "describe",
     "estimate",
+    "fallback_reason",
     "fit_observations",
+    "fit_recipe",
     "load_schmidt_lipson",
     "load_table",
     "local_polynomial",
     "matching_loss",
+    "measure",
     "noise_floor",
     "noise_level",
     "observed_rollout_error",
+    "recipe",
     "require_samples",
     "shoot",
     "simulate",

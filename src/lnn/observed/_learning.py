@@ -69,9 +69,18 @@ class FreeStates:
     relinking the states (:meth:`~lnn.observed.FreeInitialStates.relinked`): a
     window the Adam stage left trapped would otherwise dominate the squared loss
     and bend the model.
+
+    ``polish``: run the L-BFGS stage on the Adam stage's own windows before the
+    longer ones (``False`` goes straight to the first of ``longer_windows``; it
+    needs one).
     """
 
     longer_windows: tuple[int, ...] = ()
+    polish: bool = True
+
+    def __post_init__(self):
+        if not self.polish and not self.longer_windows:
+            raise ConfigurationError("FreeStates(polish=False) refines on longer windows only: give longer_windows.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,7 +309,8 @@ def fit_observations(
         if out is not None and "warm_restart" in history[-1]:
             write_metrics_csv(Path(out) / "metrics.csv", history)
         return objective.export(trained), history
-    for length in (method.window, *method.longer_windows):
+    polished = (method.window,) if method.initial.polish else ()  # pyright: ignore[reportAttributeAccessIssue]
+    for length in (*polished, *method.longer_windows):
         stage = dataclasses.replace(method, window=length, initial=FreeStates())
         trained, train, row = _refine_stage(trained, train, obs, est, stage, train_config, k_split, progress, label)
         history.append(

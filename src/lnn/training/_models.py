@@ -16,7 +16,7 @@ from lnn.systems import System
 
 # The roles: hnn is a Hamiltonian network fed p = q̇ (the LNN paper's HNN baseline); hnn_true_p is fed the
 # true canonical momentum p = ∂L/∂q̇ of a known system; baseline is the black box.
-MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation", "hnn", "hnn_true_p")
+MODEL_NAMES = ("lnn", "structured", "baseline", "lnn+dissipation", "structured+dissipation", "hnn", "hnn_true_p")
 
 
 def build_model(
@@ -61,10 +61,15 @@ def build_model(
         return LagrangianNN(dof, kinetic_prior=kinetic_prior, **common)
     if name == "structured":
         return StructuredLagrangian(dof, **common)
-    if name == "lnn+dissipation":  # the same LNN with a learned Rayleigh dissipation composed onto it
+    if name in ("lnn+dissipation", "structured+dissipation"):  # a learned Rayleigh dissipation composed onto it
         k_lnn, k_friction = jax.random.split(key)
         common["key"] = k_lnn
-        return with_dissipation(LagrangianNN(dof, kinetic_prior=kinetic_prior, **common), key=k_friction)
+        conservative = (
+            LagrangianNN(dof, kinetic_prior=kinetic_prior, **common)
+            if name == "lnn+dissipation"
+            else StructuredLagrangian(dof, **common)
+        )
+        return with_dissipation(conservative, key=k_friction)
     if name == "baseline":
         accel = float(np.sqrt(np.mean(dataset.qddot**2)))
         force_scale = None if dataset.force is None else float(np.sqrt(np.mean(dataset.force**2))) or 1.0
