@@ -7,7 +7,8 @@ as a table with the torque as a column, as a real-time loop would log it
 ``--noise`` × the angle's spread) and read back with
 ``lnn.observed.load_table(..., force_columns="tau")``. An LNN and the black box
 ("baseline", which reads τ as an input) are trained on it with the library's defaults
-(``lnn.observed.fit_observations``: trajectory matching; the same budget each). Each
+(``lnn.observed.recipe`` of the recording, what ``lnn train --data`` chooses: the same
+method and schedule for both; ``--budget`` or ``--steps`` replace the schedule). Each
 then predicts a held-out recording of new motions under a NEW torque (new phases and,
 by default, other frequencies than in training), from the states estimated on that
 recording, its measured torque interpolated linearly between samples
@@ -16,8 +17,8 @@ coordinates of (q̂ − q)/σ, mean over starts) and valid time (median time unt
 exceeds 0.2), beside the true system on the same recording (the floor: noise and the
 estimated initial states) and the trivial predictors.
 
-    python benchmarks/driven.py                         # 2 models × 120 s of training
-    python benchmarks/driven.py --budget 60 --json
+    python benchmarks/driven.py                         # 2 models, the recipe's schedule
+    python benchmarks/driven.py --budget 60 --json      # 60 s of training per model
     python benchmarks/driven.py --steps 3000            # a fixed schedule instead of a time budget
 """
 
@@ -78,9 +79,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="lnn,baseline")
     parser.add_argument(
-        "--method", default="matching", choices=("matching", "derivatives"), help="matching: the library's default"
+        "--method",
+        default="recipe",
+        choices=("recipe", "matching", "derivatives"),
+        help="recipe: the library's defaults for this recording",
     )
-    parser.add_argument("--budget", type=float, default=120.0, help="training seconds per model (without --steps)")
+    parser.add_argument(
+        "--budget", type=float, default=None, help="training seconds per model instead of the recipe's schedule"
+    )
     parser.add_argument("--steps", type=int, default=None, help="a fixed schedule of this many steps instead")
     parser.add_argument("--n-train", type=int, default=8, help="training motions")
     parser.add_argument("--n-test", type=int, default=4, help="held-out motions under the new torque")
@@ -107,13 +113,21 @@ def main() -> None:
     test = recording(
         system, k_test, args.n_test, args, args.test_duration, floats(args.test_frequencies), args.out / "test.csv"
     )
-    config = TrainConfig(steps=args.steps, time_budget=None if args.steps else args.budget)
-    method = observed.TrajectoryMatching() if args.method == "matching" else observed.FromDerivatives()
+    chosen = observed.recipe(train)
+    method = {
+        "recipe": chosen.method,
+        "matching": observed.TrajectoryMatching(),
+        "derivatives": observed.FromDerivatives(),
+    }[args.method]
+    config = chosen.train if args.method == "recipe" else TrainConfig()
+    if args.steps or args.budget:
+        config = TrainConfig(steps=args.steps, time_budget=None if args.steps else args.budget)
     results = {"true system": observed.observed_rollout_error(system, test, horizons=horizons)}
     for name in args.models.split(","):
+        role = chosen.model if name == "lnn" and args.method == "recipe" else name
         t0 = time.perf_counter()
         model, history = observed.fit_observations(
-            name, train, key=k_fit, method=method, train_config=config, progress=False
+            role, train, key=k_fit, method=method, train_config=config, progress=False
         )
         seconds = time.perf_counter() - t0
         results[name] = {
@@ -125,14 +139,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    budget = f"{args.steps} steps" if args.steps else f"{args.budget:g} s"
+    budget = f"{args.steps} steps" if args.steps else f"{args.budget:g} s" if args.budget else "the recipe's schedule"
     print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {machine_description()}; load average {os.getloadavg()[0]:.1f} (shared: times are upper bounds)")
+    for line in chosen.reasons if args.method == "recipe" else ():
+        print(f"recipe: {line}")
     print(
         f"pendulum driven by sums of sines, {args.amplitude:g} N·m each: training {args.n_train} × {args.duration:g} s "
         f"at {args.fps:g} frames/s, ω = {args.frequencies} rad/s; held out {args.n_test} × {args.test_duration:g} s, "
         f"ω = {args.test_frequencies} rad/s; noise {args.noise:g}, jitter ±{args.jitter / 2:.0%} of a frame; "
-        f"fit_observations' defaults ({type(method).__name__}), {budget} per model"
+        f"{args.method} ({type(method).__name__}), {budget} per model"
     )
     head = f"{'predictor':<20}{'valid time':>11}" + "".join(f"{'e@' + format(h, 'g') + ' s':>10}" for h in horizons)
     print(head + f"{'steps':>8}{'seconds':>9}")
