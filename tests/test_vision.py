@@ -61,7 +61,7 @@ def test_a_disc_is_drawn_where_the_body_is():
     for theta in (0.0, 0.9, -2.2):
         q = jnp.array([theta])
         frame = np.asarray(vision.render(system, q, camera))
-        weight = np.abs(frame - 0.5).sum(axis=-1)  # the grey background is 0.5
+        weight = np.abs(frame - vision.BACKGROUND).sum(axis=-1)
         rows, cols = np.meshgrid(np.arange(32) + 0.5, np.arange(32) + 0.5, indexing="ij")
         centroid = np.array([(weight * rows).sum(), (weight * cols).sum()]) / weight.sum()
         expected = np.asarray(vision.pixel_positions(camera, system.body_positions(q)))[0]
@@ -75,8 +75,11 @@ def test_a_disc_is_drawn_where_the_body_is():
     wide = dataclasses.replace(camera, size=64, extent=1.0)
     frame = np.asarray(vision.render(two, jnp.array([-0.5, 0.0, 0.5, 0.0]), wide))
     # each disc's area: the sum of its opacity α, read off as the colour change over the colour's full change
-    full = [np.abs(np.asarray(c) - 0.5).sum() for c in vision.COLOURS[:2]]
-    area = [np.abs(frame[:, half] - 0.5).sum() / f for half, f in zip((slice(0, 32), slice(32, 64)), full, strict=True)]
+    full = [np.abs(np.asarray(c) - vision.BACKGROUND).sum() for c in vision.COLOURS[:2]]
+    area = [
+        np.abs(frame[:, half] - vision.BACKGROUND).sum() / f
+        for half, f in zip((slice(0, 32), slice(32, 64)), full, strict=True)
+    ]
     # ∫ σ((r − ρ)/w) 2πρ dρ = π (r² + π² w² / 3) for a logistic edge of width w
     radii = wide.radius * 64 * np.sqrt([1 / 4, 4 / 4])
     np.testing.assert_allclose(area, np.pi * (radii**2 + np.pi**2 * wide.softness**2 / 3), rtol=0.005)
@@ -92,6 +95,17 @@ def test_pixels_are_differentiable_in_the_state_and_match_finite_differences():
     fd = np.array([(pixel(q + eps * e) - pixel(q - eps * e)) / (2 * eps) for e in np.eye(2)])
     assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 1e-3
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_the_vpt_threshold_tells_a_misplaced_bob_from_a_close_one():
+    """On the dark background a prediction 0.3 rad off crosses VPT's 2.5 % of mean(x²), one 0.02 rad off does not."""
+    system = lnn.systems.get("pendulum")
+    camera = vision.camera_for(system, 32)
+    truth = np.asarray(vision.render(system, jnp.array([0.7]), camera))
+    ratio = lambda d: (
+        np.mean((np.asarray(vision.render(system, jnp.array([0.7 + d]), camera)) - truth) ** 2) / np.mean(truth**2)
+    )
+    assert ratio(0.3) > vision.VPT_THRESHOLD > ratio(0.02)
 
 
 def test_rendered_frames_are_uint8_with_noise_and_shift():
