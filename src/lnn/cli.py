@@ -140,7 +140,10 @@ def train(
         None, "--velocities", help="velocity columns, one per coordinate", rich_help_panel=RECORDING
     ),
     angles: str | None = typer.Option(
-        None, "--angles", help="which coordinate columns are angles", rich_help_panel=RECORDING
+        None,
+        "--angles",
+        help="which coordinate columns are angles (--video: latent coordinates q1,q2,... or all, none)",
+        rich_help_panel=RECORDING,
     ),
     trajectory: str | None = typer.Option(
         None, "--trajectory", help="column of trajectory (run) ids", rich_help_panel=RECORDING
@@ -179,7 +182,9 @@ def train(
         help="share held out for validation (trajectories, or the end of a single recording)",
         rich_help_panel=TRAINING,
     ),
-    lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=TRAINING),
+    lr: float | None = typer.Option(
+        None, help="peak learning rate (default 3e-3; 1e-3 for --video)", rich_help_panel=TRAINING
+    ),
     weight_decay: float = typer.Option(
         0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=TRAINING
     ),
@@ -294,7 +299,7 @@ def train(
         time_budget=budget if budget > 0 else None,
         batch_size=256 if batch_size is None else batch_size,
         val_fraction=val_fraction,
-        learning_rate=lr,
+        learning_rate=3e-3 if lr is None else lr,
         devices=devices,
         weight_decay=weight_decay,
         lbfgs_steps=lbfgs_steps,
@@ -438,7 +443,7 @@ def _train_video(
         time_budget=budget if budget > 0 else None,
         batch_size=16 if batch_size is None else batch_size,
         val_fraction=val_fraction,
-        learning_rate=lr,
+        learning_rate=1e-3 if lr is None else lr,
         warmup_steps=100,
         weight_decay=weight_decay,
     )
