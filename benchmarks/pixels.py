@@ -93,7 +93,7 @@ def table(results: dict) -> str:
                 f"{r['vpt']:.3g}",
                 *[f"{r['pixel_mse'][h]:.3g}" for h in horizons],
                 "-" if r["coordinate_r2"] is None else f"{r['coordinate_r2']:.3f}",
-                "-" if drift != drift else f"{100 * drift:.3g} %",
+                "-" if drift is None else f"{100 * drift:.3g} %",
             ]
         )
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)

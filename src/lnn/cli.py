@@ -668,7 +668,7 @@ def _pixel_table(results: dict, title: str) -> None:
             f"{r['vpt']:.3g} s",
             *[f"{r['pixel_mse'][h]:.3g}" for h in horizons],
             r2,
-            "-" if drift != drift else f"{drift * 100:.3g}%",
+            "-" if drift is None else f"{drift * 100:.3g}%",
         )
     Console(width=max(console.width, 110)).print(table)
 

@@ -143,13 +143,13 @@ def _drift_rollout(model: PixelModel, first, steps: int):
     return jax.vmap(lambda a, b, ts: rk4_trajectory(model.dynamics, a, b, ts, substeps=model.substeps))(q0, qdot0, tau)
 
 
-def energy_drift(model: PixelModel, video: Video, frames: int = DRIFT_FRAMES) -> float:
-    """The learned energy's drift along latent rollouts of ``frames`` frames (module docstring); NaN for a
-    model without an energy."""
+def energy_drift(model: PixelModel, video: Video, frames: int = DRIFT_FRAMES) -> float | None:
+    """The learned energy's drift along latent rollouts of ``frames`` frames (module docstring); None for a
+    model without an energy (a black box); inf where a rollout blows up."""
     q, qdot = _drift_rollout(model, as_floats(video.frames[:, :3]), frames)
     e = learned_energy(model, q, qdot)
     if e is None:
-        return float("nan")
+        return None
     first = as_floats(video.frames[:, : video.length - video.length % 3])
     z = model.encode(first).reshape(video.motions, -1, 3, model.dof)
     q_enc, v_enc = model.initial_state(z)
