@@ -193,6 +193,7 @@ def pixel_model(
     qdot_scale: float = 3.0,
     accel_scale: float = 10.0,
     dtype: str = "float32",
+    mean_frame: np.ndarray | None = None,
 ) -> PixelModel:
     """A fresh :class:`PixelModel` with latent dynamics ``dynamics`` (:data:`DYNAMICS`).
 
@@ -200,6 +201,11 @@ def pixel_model(
     role, its input scales set from a prior on the latent motion (no states are
     seen): coordinates of order 1, velocities of RMS ``qdot_scale`` and
     accelerations of RMS ``accel_scale`` (per second, per second²).
+
+    ``mean_frame`` (``(size, size, 3)`` on [0, 1], e.g. the training frames'
+    mean): the decoder starts by drawing it (its output bias is its logit), not
+    a uniform 0.5 grey, so training does not first spend steps learning the
+    background (on a dark background that start delays learning the bodies).
     """
     if dynamics not in DYNAMICS:
         raise ConfigurationError(f"unknown latent dynamics {dynamics!r}; choose from {', '.join(DYNAMICS)}.")
@@ -215,6 +221,9 @@ def pixel_model(
     float_type = jnp.float64 if dtype == "float64" else jnp.float32
     encoder = Encoder(size, feature_size(angles), channels=channels, width=encoder_width, key=k_enc, dtype=float_type)
     decoder = Decoder(size, feature_size(angles), width=decoder_width, key=k_dec, dtype=float_type)
+    if mean_frame is not None:
+        p = np.clip(np.asarray(mean_frame, float).reshape(-1), 0.02, 0.98)
+        decoder = eqx.tree_at(lambda d: d.out.bias, decoder, jnp.asarray(np.log(p / (1 - p)), float_type))
     return PixelModel(
         encoder, decoder, model, angles, size, float(dt), substeps, channels, encoder_width, decoder_width
     )

@@ -118,14 +118,18 @@ def fit_video(
 
     The last ``val_fraction`` of the motions (or of a single motion's frames, and
     at least one window: :func:`split_video`) is held out for validation. ``model_options`` go to
-    :func:`pixel_model` (``substeps``, ``width``, ...). Returns the model with the
+    :func:`pixel_model` (``substeps``, ``width``, ...); the decoder starts from
+    the training frames' mean. Returns the model with the
     lowest validation loss and the history.
     """
     train, val = split_video(video, val_fraction, objective.window)
     require_frames(train, objective.window, f"a training window of the {objective.horizon}-frame prediction horizon")
     require_frames(val, objective.window, f"a validation window of the {objective.horizon}-frame prediction horizon")
     k_model, k_fit = jax.random.split(key)
-    model = pixel_model(dynamics, angles, size=video.size[0], dt=video.dt, key=k_model, **model_options)
+    mean_frame = np.asarray(as_floats(train.frames[:, :: max(1, train.length // 20)])).mean(axis=(0, 1))
+    model = pixel_model(
+        dynamics, angles, size=video.size[0], dt=video.dt, key=k_model, mean_frame=mean_frame, **model_options
+    )
     return fit(
         model,
         train,
