@@ -62,15 +62,25 @@ def systems() -> None:
 @app.command()
 def generate(
     system: str = typer.Argument("double_pendulum", help="system name (see `lnn systems`)"),
-    kind: str = typer.Option("states", help="'states' (independent, exact q̈) or 'trajectories'"),
-    n: int = typer.Option(10_000, help="number of states, or of trajectories"),
+    kind: str = typer.Option(
+        "states", help="'states' (independent, exact q̈), 'trajectories', or 'video' (rendered frames)"
+    ),
+    n: int = typer.Option(10_000, help="number of states, or of trajectories (videos: motions)"),
     duration: float = typer.Option(10.0, help="seconds per trajectory"),
     fps: float = typer.Option(10.0, help="frames per second of trajectories"),
-    noise: float = typer.Option(0.0, help="Gaussian noise, as a fraction of each column's spread"),
+    noise: float = typer.Option(
+        0.0,
+        help="Gaussian noise, as a fraction of each column's spread; with --kind video, of the pixels "
+        "(standard deviation on the [0, 1] scale: 0.01 is 1 %)",
+    ),
+    size: int = typer.Option(32, help="--kind video: frames are SIZE × SIZE RGB pixels (e.g. 32 or 64)"),
+    shift: float = typer.Option(0.0, help="--kind video: shift each motion's canvas by up to this many pixels"),
+    rods: bool = typer.Option(True, help="--kind video: draw the rods"),
+    mp4: bool = typer.Option(False, "--mp4", help="--kind video: also write each motion as OUT/video-K.mp4"),
     seed: int = SEED,
-    out: Path = typer.Option(Path("runs/data"), help="folder to write dataset.npz into"),
+    out: Path = typer.Option(Path("runs/data"), help="folder to write dataset.npz (or video.npz) into"),
 ) -> None:
-    """Generate a dataset from a built-in system."""
+    """Generate a dataset from a built-in system (or, with --kind video, rendered frames and the true states)."""
     import jax
 
     from lnn import data
@@ -78,12 +88,27 @@ def generate(
 
     s = registry.get(system)
     key = jax.random.key(seed)
+    if kind == "video":
+        from lnn import vision
+
+        video = vision.rendered_video(
+            s, key, n, duration=duration, fps=fps, size=size, noise=noise, shift=shift, rods=rods
+        )
+        path = vision.save_video(video, out / "video.npz")
+        if mp4:
+            for k in range(video.motions):
+                vision.write_mp4(out / f"video-{k}.mp4", video.frames[k], video.fps)
+        console.print(
+            f"wrote {video.motions:,} motion(s) of {video.length:,} {size}×{size} frames of {s.name} to {path}"
+            + (f" (and {video.motions} MP4 files)" if mp4 else "")
+        )
+        return
     if kind == "states":
         ds = data.random_states(s, key, n)
     elif kind == "trajectories":
         ds = data.trajectories(s, key, n, duration=duration, fps=fps, noise=noise)
     else:
-        raise ConfigurationError(f"unknown kind {kind!r}; choose 'states' or 'trajectories'.")
+        raise ConfigurationError(f"unknown kind {kind!r}; choose 'states', 'trajectories' or 'video'.")
     path = data.save(ds, out / "dataset.npz")
     console.print(f"wrote {len(ds):,} states of {s.name} to {path}")
 
@@ -93,6 +118,7 @@ RECORDING = "Recorded columns (--data FILE.csv/.npz)"
 MODEL = "Model"
 TRAINING = "Training"
 EXPERT = "Expert: override the recipe chosen for a recording (--data FILE.csv/.npz)"
+VIDEO = "Learning from video (--video FILE)"
 
 
 @app.command()
@@ -120,7 +146,10 @@ def train(
         None, "--velocities", help="velocity columns, one per coordinate", rich_help_panel=RECORDING
     ),
     angles: str | None = typer.Option(
-        None, "--angles", help="which coordinate columns are angles", rich_help_panel=RECORDING
+        None,
+        "--angles",
+        help="which coordinate columns are angles (--video: latent coordinates q1,q2,... or all, none)",
+        rich_help_panel=RECORDING,
     ),
     trajectory: str | None = typer.Option(
         None, "--trajectory", help="column of trajectory (run) ids", rich_help_panel=RECORDING
@@ -158,13 +187,17 @@ def train(
         help="wall-clock seconds of training (default 150 without --steps, no limit with it; 0: no limit)",
         rich_help_panel=TRAINING,
     ),
-    batch_size: int = typer.Option(256, help="states (or windows) per minibatch", rich_help_panel=EXPERT),
+    batch_size: int | None = typer.Option(
+        None, help="states (or windows) per minibatch (default 256; 16 windows for --video)", rich_help_panel=EXPERT
+    ),
     val_fraction: float = typer.Option(
         0.1,
         help="share held out for validation (trajectories, or the end of a single recording)",
         rich_help_panel=TRAINING,
     ),
-    lr: float = typer.Option(3e-3, help="peak learning rate", rich_help_panel=EXPERT),
+    lr: float | None = typer.Option(
+        None, help="peak learning rate (default 3e-3; 1e-3 for --video)", rich_help_panel=EXPERT
+    ),
     weight_decay: float = typer.Option(
         0.0, help="decoupled decay of the networks' weight matrices (a smoothness prior)", rich_help_panel=EXPERT
     ),
@@ -214,6 +247,25 @@ def train(
         help="'always' or 'stalled': start from the random network, and from the warm start only if Adam stalls",
         rich_help_panel=EXPERT,
     ),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        help="learn from frames: an .mp4 (any video ffmpeg reads), a folder of .png frames, or a video.npz "
+        "from `lnn generate --kind video`; --model is then the latent dynamics (lnn, structured, baseline, hnn)",
+        rich_help_panel=VIDEO,
+    ),
+    dof: int | None = typer.Option(
+        None, help="--video: latent coordinates (default: the rendered system's)", rich_help_panel=VIDEO
+    ),
+    crop: str | None = typer.Option(
+        None, help="--video: LEFT,TOP,WIDTH,HEIGHT in pixels, cut before resizing", rich_help_panel=VIDEO
+    ),
+    size: int = typer.Option(32, help="--video: frames are resized to SIZE × SIZE", rich_help_panel=VIDEO),
+    horizon: int = typer.Option(6, help="--video: frames predicted per training window", rich_help_panel=VIDEO),
+    substeps: int = typer.Option(2, help="--video: RK4 steps per frame interval", rich_help_panel=VIDEO),
+    video_fps: float | None = typer.Option(
+        None, "--fps", help="--video: the frame rate (default: the file's; 30 for a folder)", rich_help_panel=VIDEO
+    ),
 ) -> None:
     """Train one model; the run folder gets model.eqx, metrics.csv, checkpoints/ and a loss figure."""
     import jax
@@ -223,15 +275,42 @@ def train(
     from lnn.training import TrainConfig, build_model, fit
 
     k_data, k_model, k_fit = jax.random.split(jax.random.key(seed), 3)
+    if video is not None:
+        if data_file is not None:
+            raise ConfigurationError("give --video or --data, not both.")
+        crop_box = _numbers(crop, "--crop", int, "whole pixels LEFT,TOP,WIDTH,HEIGHT, e.g. 0,0,240,240")
+        settings = {"dof": dof, "angles": angles, "crop": list(crop_box) if crop_box else None, "size": size}
+        _train_video(
+            ctx,
+            video,
+            settings,
+            model=model,
+            steps=steps,
+            budget=budget,
+            batch_size=batch_size,
+            val_fraction=val_fraction,
+            lr=lr,
+            weight_decay=weight_decay,
+            width=width,
+            depth=depth,
+            dtype=dtype,
+            horizon=horizon,
+            substeps=substeps,
+            fps=video_fps,
+            seed=seed,
+            out=out,
+            force=force,
+        )
+        return
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory, force_columns)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
     cfg = TrainConfig(
         steps=steps,
         time_budget=budget if budget > 0 else None,
-        batch_size=batch_size,
+        batch_size=256 if batch_size is None else batch_size,
         val_fraction=val_fraction,
-        learning_rate=lr,
+        learning_rate=3e-3 if lr is None else lr,
         devices=devices,
         weight_decay=weight_decay,
         lbfgs_steps=lbfgs_steps,
@@ -314,6 +393,136 @@ def _skipped_note(history: list[dict]) -> str:
     """``"; N steps skipped (non-finite loss or gradient)"`` for the final line, or "" when none were."""
     skipped = sum(int(h.get("skipped", 0)) for h in history)
     return f"; {skipped:,} steps skipped (non-finite loss or gradient)" if skipped else ""
+
+
+def _video_angles(angles: str | None, dof: int, default: tuple[bool, ...] | None) -> tuple[bool, ...]:
+    """Which of the ``dof`` latent coordinates q1..qn are angles: ``--angles q1,q2`` (or ``all``, ``none``);
+    default the rendered system's, else none."""
+    if angles is None:
+        return default if default is not None and len(default) == dof else (False,) * dof
+    names = [a.strip() for a in angles.split(",") if a.strip()]
+    if names in (["all"], ["none"]):
+        return (names == ["all"],) * dof
+    known = [f"q{i + 1}" for i in range(dof)]
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"--angles names latent coordinates {', '.join(known)} (or all, none); got {', '.join(unknown)}."
+        )
+    return tuple(k in names for k in known)
+
+
+def _read_training_video(path: Path, settings: dict, fps: float | None):
+    """The video and its latent angles, as ``lnn train --video`` reads them (``settings``: dof, angles, crop, size)."""
+    from lnn import vision
+
+    video = vision.read_video(path, size=settings["size"], crop=settings["crop"], fps=fps)
+    dof = settings["dof"] or (len(video.angles) if video.angles is not None else None)
+    if dof is None or dof < 1:
+        raise ConfigurationError(f"{path} does not say how many coordinates move in it; pass --dof N.")
+    return video, _video_angles(settings["angles"], dof, video.angles)
+
+
+def _train_video(
+    ctx,
+    path: Path,
+    settings: dict,
+    *,
+    model,
+    steps,
+    budget,
+    batch_size,
+    val_fraction,
+    lr,
+    weight_decay,
+    width,
+    depth,
+    dtype,
+    horizon,
+    substeps,
+    fps,
+    seed,
+    out,
+    force,
+) -> None:
+    import jax
+
+    from lnn import io, plot, vision
+    from lnn.training import TrainConfig
+
+    if model not in vision.DYNAMICS:
+        raise ConfigurationError(f"--video learns latent dynamics {', '.join(vision.DYNAMICS)}; got --model {model!r}.")
+    video, angle_flags = _read_training_video(path, settings, fps)
+    console.print(
+        f"{path}: {video.motions} motion(s) of {video.length:,} frames at {video.fps:g} fps, "
+        f"{video.size[1]}×{video.size[0]} pixels; latent coordinates "
+        + ", ".join(f"q{i + 1}{' (angle)' if a else ''}" for i, a in enumerate(angle_flags))
+    )
+    if budget is None:
+        budget = 0.0 if steps is not None else 150.0
+    cfg = TrainConfig(
+        steps=steps,
+        time_budget=budget if budget > 0 else None,
+        batch_size=16 if batch_size is None else batch_size,
+        val_fraction=val_fraction,
+        learning_rate=1e-3 if lr is None else lr,
+        warmup_steps=100,
+        weight_decay=weight_decay,
+    )
+    objective = vision.PixelObjective(horizon=horizon)
+    ctx.with_resource(io.locked_run_folder(out))
+    io.remove_temporaries(out)
+    spec = {
+        **settings,
+        "dof": len(angle_flags),
+        "angles": [f"q{i + 1}" for i, a in enumerate(angle_flags) if a] or "none",
+        "fps": video.fps,
+    }
+    pixel = {"horizon": horizon, "substeps": substeps, "width": width, "depth": depth, "dtype": dtype}
+    io.claim_run_folder(
+        out,
+        {
+            "video": str(path),
+            **({"video_sha256": io.sha256_file(path)} if path.is_file() else {}),
+            "video_spec": spec,
+            "model": model,
+            "seed": seed,
+            "train": cfg.to_json(),
+            "pixel_model": pixel,
+        },
+        force=force,
+        ignore=(*_NOT_DEFINING, "video"),
+    )
+    trained, history = vision.fit_video(
+        model,
+        video,
+        angles=angle_flags,
+        key=jax.random.key(seed),
+        config=cfg,
+        objective=objective,
+        val_fraction=val_fraction,
+        out=out,
+        label=f"{model} (pixels)",
+        substeps=substeps,
+        width=width,
+        depth=depth,
+        dtype=dtype,
+    )
+    io.save_model(
+        out / "model.eqx",
+        trained,
+        dynamics=model,
+        seed=seed,
+        video=str(path),
+        video_spec=spec,
+        val_fraction=val_fraction,
+        window=objective.window,
+    )
+    plot.loss_curves(out / "figures" / "loss.png", {model: history})
+    console.print(
+        f"trained {model} from pixels for {history[-1]['step']:,} steps; best validation loss "
+        f"{min(h['val_loss'] for h in history):.4g}{_skipped_note(history)}; wrote {out / 'model.eqx'}"
+    )
 
 
 # Settings a resumed run may change: the time budget (a killed budget run is continued), and the data
@@ -459,11 +668,23 @@ def evaluate(
     """Evaluate a trained model with the LNN paper's energy protocol and rollout errors."""
     import jax
 
-    from lnn import io, metrics, plot
+    from lnn import io, metrics, plot, vision
     from lnn import systems as registry
 
     path = run / "model.eqx" if run.is_dir() else run
-    model, meta = io.load_model(path)
+    model, meta = io.load_model(path, build=vision.model_from_config)
+    if isinstance(model, vision.PixelModel):
+        folder = out or (run if run.is_dir() else run.parent)
+        result = _evaluate_video(model, meta, folder)
+        if as_json:
+            print(json.dumps(result))
+        else:
+            _pixel_table({meta.get("dynamics", "model"): result}, f"{meta.get('video')}: held-out frames")
+            figures = folder / "figures"
+            console.print(
+                f"wrote {folder / 'evaluation.json'}, {figures / 'prediction.gif'} and {figures / 'pixel_error.png'}"
+            )
+        return
     if data_file is not None:
         spec = _observation_spec(
             data_file, time_col, coords, velocities, angles, trajectory, force_columns, default=meta.get("observations")
@@ -495,6 +716,43 @@ def evaluate(
         print(json.dumps(ev.metrics))
     else:
         _metrics_table({name: ev.metrics}, f"{s.name}: {n_initial} initial conditions, t = {t_end:g} s")
+
+
+def _evaluate_video(model, meta: dict, folder: Path) -> dict:
+    """The pixel metrics of a video run on its held-out frames; writes evaluation.json, the GIF and the figure."""
+    from lnn import io, plot, vision
+
+    if "video" not in meta or "video_spec" not in meta:
+        raise ConfigurationError(
+            "this pixel model's file does not name its video; evaluate a run of `lnn train --video`."
+        )
+    spec = meta["video_spec"]
+    video, _ = _read_training_video(Path(meta["video"]), {**spec, "angles": None}, spec.get("fps"))
+    _, held_out = vision.split_video(video, float(meta.get("val_fraction", 0.1)), int(meta.get("window", 3)))
+    result = vision.evaluate_video(model, held_out)
+    io.write_json(folder / "evaluation.json", {k: v for k, v in result.items() if k != "mse"} | {"mse": result["mse"]})
+    vision.write_gif(folder / "figures" / "prediction.gif", vision.side_by_side(model, held_out), held_out.fps)
+    plot.pixel_errors(folder / "figures" / "pixel_error.png", {meta.get("dynamics", "model"): result}, held_out.dt)
+    return {k: v for k, v in result.items() if k != "mse"}
+
+
+def _pixel_table(results: dict, title: str) -> None:
+    """One row per model: VPT, pixel MSE at each horizon, coordinate R², energy drift."""
+    table = Table(title=title)
+    horizons = list(next(iter(results.values()))["pixel_mse"])
+    for col in ["model", "VPT", *[f"MSE {h} fr." for h in horizons], "coord. R²", "energy drift"]:
+        table.add_column(col, justify="right")
+    for name, r in results.items():
+        r2 = "-" if r["coordinate_r2"] is None else f"{r['coordinate_r2']:.3f}"
+        drift = r["energy_drift"]
+        table.add_row(
+            name,
+            f"{r['vpt']:.3g} s",
+            *[f"{r['pixel_mse'][h]:.3g}" for h in horizons],
+            r2,
+            "-" if drift is None else f"{drift * 100:.3g}%",
+        )
+    Console(width=max(console.width, 110)).print(table)
 
 
 def _observation_spec(
@@ -721,6 +979,17 @@ def compare(
     t_end: float | None = typer.Option(
         None, help="rollout length in s (default: the system's horizon, 100 s for most)"
     ),
+    pixels: bool = typer.Option(
+        False,
+        "--pixels",
+        help="learn from rendered 32×32 frames with 1 % pixel noise instead of states (models: lnn, "
+        "structured, baseline, hnn as latent dynamics)",
+    ),
+    n_motions: int = typer.Option(40, help="--pixels: training motions (5 s at 20 fps each)"),
+    size: int = typer.Option(32, help="--pixels: frame size"),
+    as_json: bool = typer.Option(
+        False, "--json", help="--pixels: print model -> {vpt, pixel_mse, coordinate_r2, energy_drift} as JSON"
+    ),
     seed: int = SEED,
     out: Path = typer.Option(Path("runs/compare"), help="run folder (rerun to resume); gets results.json"),
 ) -> None:
@@ -729,11 +998,18 @@ def compare(
     Prints one table (derivative loss, rollout error, energy error, valid time) and
     writes figures (trajectories, energy over time, phase portraits) and
     OUT/results.json: model name -> {derivative_loss, rollout_error, energy_error, valid_time, ...}.
+    With --pixels: every model learns from the same rendered frames; the table has
+    VPT, pixel MSE at 1, 10, 100, 400 frames, coordinate R² and energy drift.
     """
     from lnn import metrics
     from lnn import systems as registry
     from lnn.experiment import ExperimentConfig, with_true_momentum
 
+    if pixels:
+        _compare_pixels(system, models, budget, steps, n_motions, size, seed, out, as_json)
+        return
+    if as_json:
+        raise ConfigurationError("--json applies to --pixels.")
     s = registry.get(system)
     if budget is None:
         budget = 0.0 if steps is not None else 150.0
@@ -751,6 +1027,29 @@ def compare(
         protocol=protocol,
     )
     _run_experiment(cfg, out)
+
+
+def _compare_pixels(system, models, budget, steps, n_motions, size, seed, out, as_json) -> None:
+    from lnn.experiment import PixelExperimentConfig, machine_description, run_pixels
+
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    if budget is None:
+        budget = 0.0 if steps is not None else 150.0
+    cfg = PixelExperimentConfig(
+        system=system, models=names, budget=budget, steps=steps, n_train=n_motions, size=size, seed=seed
+    )
+    log = (lambda msg: err_console.print(msg)) if as_json else _log
+    log(f"[bold]lnn[/bold] {system} from pixels: models {', '.join(names)} -> {out}")
+    log(f"machine: {machine_description()}")
+    results = run_pixels(cfg, out, progress=not as_json, log=log)
+    if as_json:
+        keep = ("vpt", "pixel_mse", "coordinate_r2", "energy_drift")
+        print(json.dumps({name: {k: r[k] for k in keep} for name, r in results.items()}))
+        return
+    _pixel_table(
+        results, f"{system} from {size}×{size} frames: {cfg.n_test} held-out motions of {cfg.test_frames} frames"
+    )
+    console.print(f"wrote {out / 'results.json'} and {out / 'figures' / 'pixel_error.png'}")
 
 
 @app.command()

@@ -234,3 +234,125 @@ def demo_config(*, full: bool = False, seed: int = 0, budget: float | None = Non
     else:
         cfg = ExperimentConfig(budget=150.0, seed=seed)
     return dataclasses.replace(cfg, budget=budget) if budget is not None else cfg
+
+
+# -- from pixels ----------------------------------------------------------------------------------
+
+PIXEL_MODELS = ("lnn", "baseline", "hnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelExperimentConfig:
+    """Settings of :func:`run_pixels` (``lnn compare --pixels``): every model learns from the same frames
+    for the same budget (``budget`` seconds or ``steps`` updates each) and is judged on the same held-out
+    motions of ``test_frames`` frames."""
+
+    system: str = "pendulum"
+    models: tuple[str, ...] = PIXEL_MODELS
+    n_train: int = 40
+    duration: float = 5.0
+    fps: float = 20.0
+    size: int = 32
+    noise: float = 0.01
+    n_test: int = 4
+    test_frames: int = 401
+    horizon: int = 6
+    substeps: int = 2
+    budget: float = 600.0
+    steps: int | None = None
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    drift_frames: int = 2000
+    seed: int = 0
+
+    def __post_init__(self):
+        from lnn.vision import DYNAMICS
+
+        unknown = [m for m in self.models if m not in DYNAMICS]
+        if unknown or not self.models:
+            raise ConfigurationError(f"unknown pixel model(s) {unknown}; choose from {', '.join(DYNAMICS)}.")
+        if self.budget <= 0 and self.steps is None:
+            raise ConfigurationError("the training budget must be positive (seconds), or give steps.")
+        if self.test_frames < 3:
+            raise ConfigurationError(f"held-out motions need at least 3 frames; got {self.test_frames}.")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["models"] = list(self.models)
+        return d
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps,
+            time_budget=self.budget if self.budget > 0 else None,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            warmup_steps=100,
+            eval_every=250,
+        )
+
+
+def run_pixels(config: PixelExperimentConfig, out: str | Path, *, progress: bool = True, log=print) -> dict[str, dict]:
+    """Render training and held-out videos, train each model from pixels, evaluate, write the run folder.
+
+    Returns model name -> {"vpt", "vpt_frames", "pixel_mse", "coordinate_r2", "energy_drift",
+    "train_seconds", "train_steps"} (also ``results.json``); the per-frame error curves go to
+    ``figures/pixel_error.png`` and each model's ``<model>/prediction.gif``.
+    """
+    from lnn import vision
+
+    out = Path(out)
+    previous = out / "config.json"
+    if previous.exists() and json.loads(previous.read_text()) != json.loads(json.dumps(config.to_json())):
+        raise LnnError(f"{out} holds a run with different settings; pass a new --out folder (or delete that one).")
+    io.write_json(previous, config.to_json())
+    system = systems.get(config.system)
+    k_train, k_test, k_fit = jax.random.split(jax.random.key(config.seed), 3)
+    t0 = time.perf_counter()
+    train = vision.rendered_video(
+        system, k_train, config.n_train, duration=config.duration, fps=config.fps, size=config.size, noise=config.noise
+    )
+    test = vision.rendered_video(
+        system,
+        k_test,
+        config.n_test,
+        duration=(config.test_frames - 1) / config.fps,
+        fps=config.fps,
+        size=config.size,
+        noise=config.noise,
+    )
+    log(
+        f"rendered {train.motions} training motions of {train.length} frames and {test.motions} held-out motions "
+        f"of {test.length} ({config.size}×{config.size}, pixel noise {config.noise:g}; "
+        f"{time.perf_counter() - t0:.0f} s)"
+    )
+    results, curves = {}, {}
+    for name in config.models:
+        model, history = vision.fit_video(
+            name,
+            train,
+            angles=system.angles,
+            key=k_fit,
+            config=config.train_config(),
+            objective=vision.PixelObjective(horizon=config.horizon),
+            out=out / name,
+            progress=progress,
+            label=f"{name} (pixels)",
+            substeps=config.substeps,
+        )
+        io.save_model(out / name / "model.eqx", model, dynamics=name, system=system.name, seed=config.seed)
+        r = vision.evaluate_video(model, test, drift_frames=config.drift_frames)
+        curves[name] = r
+        results[name] = {
+            **{k: v for k, v in r.items() if k != "mse"},
+            "train_seconds": history[-1]["time"],
+            "train_steps": history[-1]["step"],
+        }
+        vision.write_gif(out / name / "prediction.gif", vision.side_by_side(model, test), test.fps)
+        log(
+            f"{name}: {history[-1]['step']:,} steps in {history[-1]['time']:.0f} s; VPT {r['vpt']:.3g} s, "
+            f"R² {r['coordinate_r2']:.3f}"
+        )
+    plot.pixel_errors(out / "figures" / "pixel_error.png", curves, test.dt)
+    io.write_json(out / "results.json", results)
+    return results

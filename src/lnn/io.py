@@ -157,11 +157,16 @@ def save_model(path: str | os.PathLike, model, **metadata: Any) -> Path:
     return _write_container(path, MODEL_MAGIC, {"config": model.config(), "metadata": metadata}, model)
 
 
-def load_model(path: str | os.PathLike):
-    """Load a model saved by :func:`save_model`. Returns ``(model, metadata)``."""
+def load_model(path: str | os.PathLike, *, build: Callable[[dict[str, Any]], Any] = models.from_config):
+    """Load a model saved by :func:`save_model`. Returns ``(model, metadata)``.
+
+    ``build`` makes the architecture (placeholder weights) from the file's
+    ``config``: :func:`lnn.models.from_config` by default; a package of models
+    built from more parts (e.g. :func:`lnn.vision.model_from_config`) passes its own.
+    """
     header, payload, verify = _read_container(path, MODEL_MAGIC, "model")
     try:
-        skeleton = models.from_config(header["config"])
+        skeleton = build(header["config"])
     except (KeyError, TypeError, ValueError) as err:
         raise FileFormatError(f"{path}: the header does not describe an lnn model ({err!r}).") from None
     try:

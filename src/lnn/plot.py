@@ -174,7 +174,7 @@ def loss_curves(path, histories: Mapping[str, Sequence[Mapping]]) -> Path:
         )
     ax.set_yscale("log")
     ax.set_xlabel("training time (s)")
-    ax.set_ylabel("normalised acceleration loss")
+    ax.set_ylabel("loss (normalised)")
     ax.set_title("training")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -306,4 +306,26 @@ def field_rollouts(
         axj.set_xlabel("x")
         if j == 0:
             axj.set_ylabel("time (periods)")
+    return _save(fig, path)
+
+
+def pixel_errors(path, results: Mapping[str, Mapping], dt: float) -> Path:
+    """Frame MSE of pixel models' predictions against the horizon (frames, and seconds on top), log scale.
+
+    ``results``: model name -> :func:`lnn.vision.pixel_errors`'s dict (its ``"mse"`` curve and ``"vpt"``).
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, r) in enumerate(results.items()):
+        mse = np.asarray(r["mse"])
+        steps = np.arange(mse.size)
+        ax.plot(steps[1:], mse[1:], color=_color(name, i), label=f"{name} (VPT {r['vpt']:.3g} s)")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("prediction horizon (frames)")
+    ax.set_ylabel("pixel MSE")
+    top = ax.secondary_xaxis("top", functions=(lambda k: np.asarray(k) * dt, lambda t: np.asarray(t) / dt))
+    top.set_xlabel("horizon (s)")
+    ax.set_title("prediction error from pixels")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
     return _save(fig, path)

@@ -38,6 +38,11 @@ def _closed_form(q, qdot, **p):
     return jnp.stack([(f1 - a1 * f2) / det, (f2 - a2 * f1) / det])
 
 
+def _bodies(q, **p):
+    first = jnp.stack([p["l1"] * jnp.sin(q[0]), -p["l1"] * jnp.cos(q[0])])
+    return jnp.stack([first, first + jnp.stack([p["l2"] * jnp.sin(q[1]), -p["l2"] * jnp.cos(q[1])])])
+
+
 def make(m1: float = 1.0, m2: float = 1.0, l1: float = 1.0, l2: float = 1.0, g: float = 9.8) -> System:
     return System(
         name="double_pendulum",
@@ -51,4 +56,7 @@ def make(m1: float = 1.0, m2: float = 1.0, l1: float = 1.0, l2: float = 1.0, g: 
         energy_scale=(m1 + m2) * g * l1 + m2 * g * l2,
         description="the LNN paper's chaotic double pendulum (2 angles)",
         rebuild=make,
+        bodies=_bodies,
+        body_masses=(m1, m2),
+        rods=((-1, 0), (0, 1)),
     )

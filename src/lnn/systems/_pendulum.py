@@ -19,6 +19,10 @@ def _closed_form(q, qdot, **p):
     return jnp.stack([-(p["g"] / p["l"]) * jnp.sin(q[0])])
 
 
+def _bodies(q, **p):
+    return jnp.stack([p["l"] * jnp.sin(q[0]), -p["l"] * jnp.cos(q[0])])[None]
+
+
 def make(m: float = 1.0, l: float = 1.0, g: float = 9.8) -> System:
     return System(
         name="pendulum",
@@ -32,4 +36,7 @@ def make(m: float = 1.0, l: float = 1.0, g: float = 9.8) -> System:
         energy_scale=m * g * l,
         description="point mass on a rigid rod under gravity (1 angle)",
         rebuild=make,
+        bodies=_bodies,
+        body_masses=(m,),
+        rods=((-1, 0),),
     )

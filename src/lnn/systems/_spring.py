@@ -16,6 +16,10 @@ def _closed_form(q, qdot, **p):
     return jnp.stack([-(p["k"] / p["m"]) * q[0]])
 
 
+def _bodies(q, **p):
+    return jnp.stack([q[0], jnp.zeros_like(q[0])])[None]  # the mass slides along x; rest at the origin
+
+
 def make(m: float = 1.0, k: float = 1.0, amplitude: float = 1.0) -> System:
     return System(
         name="spring",
@@ -29,4 +33,6 @@ def make(m: float = 1.0, k: float = 1.0, amplitude: float = 1.0) -> System:
         energy_scale=0.5 * k * amplitude**2,
         description="mass on a linear spring, the harmonic oscillator (1 coordinate)",
         rebuild=make,
+        bodies=_bodies,
+        body_masses=(m,),
     )

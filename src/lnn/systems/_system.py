@@ -65,6 +65,12 @@ class System(AbstractLagrangian):
         rebuild: ``(**parameters) -> System``, how a built-in system is made again
             with other parameters (so that derived values follow); default: the
             same system with the new parameters and the default scale re-derived.
+        bodies: ``(q, **parameters) -> positions``, shape ``(k, 2)``: where the
+            system's k point masses are in a Euclidean plane at configuration q
+            (what a camera sees; :meth:`body_positions`).
+        body_masses: the k masses, in the order of ``bodies``.
+        rods: index pairs (i, j) of bodies joined by a rod or a spring; index −1
+            is the fixed pivot at the origin.
     """
 
     name: str = eqx.field(static=True)
@@ -85,6 +91,9 @@ class System(AbstractLagrangian):
     configuration_sampler: Callable[..., Array] | None = eqx.field(static=True)
     motion_sampler: Callable[..., tuple[Array, Array]] | None = eqx.field(static=True)
     rebuild: Callable[..., System] | None = eqx.field(static=True)
+    bodies_fn: Callable[..., Array] | None = eqx.field(static=True)
+    body_masses: tuple[float, ...] = eqx.field(static=True)
+    rods: tuple[tuple[int, int], ...] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -106,6 +115,9 @@ class System(AbstractLagrangian):
         configuration_sampler: Callable[..., Array] | None = None,
         motion_sampler: Callable[..., tuple[Array, Array]] | None = None,
         rebuild: Callable[..., System] | None = None,
+        bodies: Callable[..., Array] | None = None,
+        body_masses: Sequence[float] = (),
+        rods: Sequence[tuple[int, int]] = (),
     ):
         coordinates = tuple(str(c) for c in coordinates)
         n = len(coordinates)
@@ -132,6 +144,13 @@ class System(AbstractLagrangian):
         self.configuration_sampler = configuration_sampler
         self.motion_sampler = motion_sampler
         self.rebuild = rebuild
+        if (bodies is None) != (len(body_masses) == 0):
+            raise ConfigurationError(f"system {name!r}: give bodies and body_masses together, or neither.")
+        self.bodies_fn = bodies
+        self.body_masses = tuple(float(m) for m in body_masses)
+        self.rods = tuple((int(i), int(j)) for i, j in rods)
+        if any(not -1 <= i < len(self.body_masses) for pair in self.rods for i in pair):
+            raise ConfigurationError(f"system {name!r}: a rod joins a body that is not there ({self.rods}).")
         self.given_energy_scale = None if energy_scale is None else float(energy_scale)
         self.derived_energy_scale = None if energy_scale is not None else self._derive_energy_scale()
 
@@ -207,6 +226,22 @@ class System(AbstractLagrangian):
         q = jnp.asarray(q, dtype=jnp.result_type(jnp.asarray(q).dtype, float))
         return -jnp.vectorize(lambda a: self.lagrangian(a, jnp.zeros_like(a)), signature="(n)->()")(q)
 
+    def body_positions(self, q: States) -> Float[Array, "... k 2"]:
+        """Positions (x, y) in a plane of the system's k point masses at configurations ``q`` (``(..., n)``).
+
+        The masses are :attr:`body_masses`; :attr:`rods` says which bodies a rod
+        joins (−1: the pivot at the origin). A system given no ``bodies`` raises
+        :class:`~lnn.errors.ConfigurationError`.
+        """
+        if self.bodies_fn is None:
+            raise ConfigurationError(
+                f"system {self.name!r} has no body positions (it was given no bodies=...); the built-in "
+                "pendulum, double_pendulum, spring and two_body have them."
+            )
+        q = jnp.asarray(q, dtype=jnp.result_type(jnp.asarray(q).dtype, float))
+        fn, params = self.bodies_fn, self.parameters
+        return jnp.vectorize(lambda a: fn(a, **params), signature="(n)->(k,d)")(q)
+
     def with_parameters(self, **changes: float) -> System:
         """The same system with some parameters changed (derived values such as the energy scale follow)."""
         unknown = set(changes) - set(self.parameters)
@@ -234,6 +269,9 @@ class System(AbstractLagrangian):
             cartesian_pairs=self.cartesian_pairs,
             configuration_sampler=self.configuration_sampler,
             motion_sampler=self.motion_sampler,
+            bodies=self.bodies_fn,
+            body_masses=self.body_masses,
+            rods=self.rods,
         )
 
     # -- where its states lie ---------------------------------------------------------------

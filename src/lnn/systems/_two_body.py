@@ -52,6 +52,10 @@ def _closed_form(q, qdot, **p):
     )
 
 
+def _bodies(q, **p):
+    return jnp.reshape(q, (2, 2))
+
+
 def spinning_pairs(key, n, **p):
     """A pair spinning about its centre of mass, which is at rest near the origin; (q, qdot) of shape (n, 4).
 
@@ -100,4 +104,7 @@ def make(
         cartesian_pairs=((0, 1), (2, 3)),
         motion_sampler=spinning_pairs,
         rebuild=make,
+        bodies=_bodies,
+        body_masses=(m1, m2),
+        rods=((0, 1),),
     )
