@@ -1,6 +1,7 @@
 """The recipe for a recording: choices read off its rate, length, trajectories, noise and energy loss;
 explicit settings override them; the CLI prints and records it; the structured fallback."""
 
+import dataclasses
 import json
 
 import jax
@@ -41,6 +42,15 @@ def test_a_recording_that_loses_energy_gets_dissipation():
     assert abs(undamped.measured.energy_change) < 0.05
     assert damped.measured.losing == 1.0 and undamped.measured.losing == 0.0
     assert "loses energy" in damped.reasons[1] and "no consistent loss" in undamped.reasons[1]
+
+
+def test_a_driven_recording_is_matched_without_weight_decay():
+    free = oscillation(rate=30, duration=20, trajectories=3)
+    driven = dataclasses.replace(free, force=0.1 * np.sin(free.t)[:, None])
+    assert observed.recipe(free).train.weight_decay == 1.0
+    chosen = observed.recipe(driven)
+    assert chosen.train.weight_decay == 0.0
+    assert "measured forces fix the scale of L" in chosen.reasons[-1]
 
 
 def test_windows_span_the_same_time_at_100_hz_and_1_khz():
