@@ -75,8 +75,33 @@ def main() -> None:
             print(f"VPT ratio lnn / baseline: {results['lnn']['vpt'] / results['baseline']['vpt']:.2f}")
         if "lnn" in results and "hnn" in results and results["hnn"]["vpt"] > 0:
             print(f"VPT ratio lnn / hnn: {results['lnn']['vpt'] / results['hnn']['vpt']:.2f}")
+        if {"lnn", "baseline"} <= set(results):
+            path = args.out / system / "truth_lnn_baseline.gif"
+            small_animation(
+                args.out / system / "lnn" / "prediction.gif", args.out / system / "baseline" / "prediction.gif", path
+            )
+            print(f"wrote {path} (truth | LNN | black box)")
     if args.json:
         print(json.dumps(everything))
+
+
+def small_animation(lnn_gif: Path, baseline_gif: Path, path: Path) -> None:
+    """Truth | LNN | black box from the two runs' prediction GIFs (each prediction | truth), every second
+    frame at half the scale and 16 colours: small enough for the docs (docs/video_pendulum.gif)."""
+    import imageio.v3 as iio
+    import numpy as np
+    from PIL import Image
+
+    lnn, box = (iio.imread(gif, index=None) for gif in (lnn_gif, baseline_gif))
+    width = lnn.shape[1]  # each panel is square; the white gap between them is the rest of the width
+    gap = np.full((*lnn.shape[:2], 4, 3), 255, np.uint8)
+    frames = np.concatenate([lnn[:, :, -width:], gap, lnn[:, :, :width], gap, box[:, :, :width]], axis=2)
+    frames = (np.round(frames[::2, ::2, ::2] / 16.0) * 16).clip(0, 255).astype(np.uint8)
+    quantised = [
+        Image.fromarray(f).quantize(colors=16, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        for f in frames
+    ]
+    quantised[0].save(path, save_all=True, append_images=quantised[1:], duration=100, loop=0, optimize=True)
 
 
 def table(results: dict) -> str:
