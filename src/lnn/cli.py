@@ -303,8 +303,7 @@ def train(
         )
         return
     spec = _observation_spec(data_file, time_col, coords, velocities, angles, trajectory, force_columns)
-    if budget is None:
-        budget = 0.0 if steps is not None else 150.0
+    budget = _seconds_of_training(budget, steps)
     cfg = TrainConfig(
         steps=steps,
         time_budget=budget if budget > 0 else None,
@@ -389,6 +388,13 @@ def train(
     )
 
 
+def _seconds_of_training(budget: float | None, steps: int | None) -> float:
+    """``--budget`` as given, else 150 s without ``--steps`` and no limit (0) with it."""
+    if budget is not None:
+        return budget
+    return 0.0 if steps is not None else 150.0
+
+
 def _skipped_note(history: list[dict]) -> str:
     """``"; N steps skipped (non-finite loss or gradient)"`` for the final line, or "" when none were."""
     skipped = sum(int(h.get("skipped", 0)) for h in history)
@@ -458,8 +464,7 @@ def _train_video(
         f"{video.size[1]}×{video.size[0]} pixels; latent coordinates "
         + ", ".join(f"q{i + 1}{' (angle)' if a else ''}" for i, a in enumerate(angle_flags))
     )
-    if budget is None:
-        budget = 0.0 if steps is not None else 150.0
+    budget = _seconds_of_training(budget, steps)
     cfg = TrainConfig(
         steps=steps,
         time_budget=budget if budget > 0 else None,

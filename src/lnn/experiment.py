@@ -33,6 +33,15 @@ DEFAULT_MODELS = ("lnn", "baseline")
 ROLLOUT_HORIZON = 10.0  # seconds over which rollout_error averages the position error
 
 
+def _check_models_and_budget(models, known, what: str, budget: float, steps: int | None) -> None:
+    """An experiment's models are among ``known`` (at least one) and it trains for a positive budget or steps."""
+    unknown = [m for m in models if m not in known]
+    if unknown or not models:
+        raise ConfigurationError(f"unknown {what} {unknown}; choose from {', '.join(known)}.")
+    if budget <= 0 and steps is None:
+        raise ConfigurationError("the training budget must be positive (seconds), or give steps.")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Settings of :func:`run`. ``budget`` is wall-clock seconds of training per model."""
@@ -55,11 +64,7 @@ class ExperimentConfig:
     protocol: metrics.Protocol = metrics.Protocol()
 
     def __post_init__(self):
-        unknown = [m for m in self.models if m not in MODEL_NAMES]
-        if unknown or not self.models:
-            raise ConfigurationError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
-        if self.budget <= 0 and self.steps is None:
-            raise ConfigurationError("the training budget must be positive (seconds), or give steps.")
+        _check_models_and_budget(self.models, MODEL_NAMES, "model(s)", self.budget, self.steps)
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -268,11 +273,7 @@ class PixelExperimentConfig:
     def __post_init__(self):
         from lnn.vision import DYNAMICS
 
-        unknown = [m for m in self.models if m not in DYNAMICS]
-        if unknown or not self.models:
-            raise ConfigurationError(f"unknown pixel model(s) {unknown}; choose from {', '.join(DYNAMICS)}.")
-        if self.budget <= 0 and self.steps is None:
-            raise ConfigurationError("the training budget must be positive (seconds), or give steps.")
+        _check_models_and_budget(self.models, DYNAMICS, "pixel model(s)", self.budget, self.steps)
         if self.test_frames < 3:
             raise ConfigurationError(f"held-out motions need at least 3 frames; got {self.test_frames}.")
 
