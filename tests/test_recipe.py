@@ -44,6 +44,17 @@ def test_a_recording_that_loses_energy_gets_dissipation():
     assert "loses energy" in damped.reasons[1] and "no consistent loss" in undamped.reasons[1]
 
 
+def test_a_slow_loss_is_dissipation_and_a_chaotic_exchange_is_not():
+    # Energy ∝ e^(−0.024 t): the last quarter of 20 s holds ≈ 70 % of the first's, as a lightly damped
+    # real pendulum does over its first half.
+    slow = observed.recipe(oscillation(rate=30, duration=20, trajectories=3, decay=0.012))
+    assert slow.measured.energy_change == pytest.approx(np.exp(-0.36) - 1, abs=0.05)
+    assert slow.model == "lnn+dissipation"
+    # A chaotic double pendulum moves energy between its coordinates, but loses none.
+    chaotic = observed.simulate(lnn.systems.get("double_pendulum"), jax.random.key(20), 6, duration=20.0, noise=0.01)
+    assert observed.recipe(chaotic).model == "lnn"
+
+
 def test_a_driven_recording_is_matched_without_weight_decay():
     free = oscillation(rate=30, duration=20, trajectories=3)
     driven = dataclasses.replace(free, force=0.1 * np.sin(free.t)[:, None])

@@ -218,6 +218,34 @@ def test_a_pixel_model_file_round_trips(trained, tmp_path):
     np.testing.assert_array_equal(np.asarray(back.encode(frames)), np.asarray(model.encode(frames)))
 
 
+def test_a_killed_pixel_run_resumes_and_ends_where_the_uninterrupted_run_did(tiny_video, tmp_path):
+    def run(out, **budget):
+        config = TrainConfig(steps=40, batch_size=4, eval_every=20, chunk=10, warmup_steps=2, **budget)
+        return vision.fit_video(
+            "lnn",
+            tiny_video,
+            angles=(True,),
+            key=jax.random.key(1),
+            config=config,
+            objective=vision.PixelObjective(horizon=2),
+            val_fraction=0.34,
+            out=out,
+            progress=False,
+            decoder_width=16,
+            encoder_width=8,
+            channels=4,
+            width=8,
+        )
+
+    _, full = run(tmp_path / "a")
+    _, part = run(tmp_path / "b", time_budget=1e-3)  # "killed" after its first chunk
+    assert part[-1]["step"] < 40
+    _, resumed = run(tmp_path / "b")
+    assert resumed[: len(part)] == part  # the rows before the kill come from the checkpoint, times and all
+    assert resumed[-1]["step"] == full[-1]["step"] == 40
+    assert resumed[-1]["val_loss"] == pytest.approx(full[-1]["val_loss"], rel=1e-5)
+
+
 def test_the_pixel_objective_refuses_windows_longer_than_the_video(trained, tiny_video):
     with pytest.raises(DataError, match="fewer than the 12"):
         vision.PixelObjective(horizon=11).prepare(trained[0], tiny_video, tiny_video, jnp.float32)
