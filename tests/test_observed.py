@@ -407,6 +407,26 @@ def test_matching_with_longer_windows_returns_the_model_and_one_row_per_stage(pe
 
 
 @pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
+def test_a_time_budget_bounds_the_warm_start_and_every_matching_stage(pendulum_windows):
+    from lnn.observed import FreeStates, TrajectoryMatching, WarmStart, fit_observations
+
+    _, obs, _ = pendulum_windows
+    method = TrajectoryMatching(window=4, every=1, initial=FreeStates((7,), polish=False), warm_start=WarmStart(10**6))
+    config = TrainConfig(steps=10**6, lbfgs_steps=50, warmup_steps=5, eval_every=25, chunk=5, batch_size=16)
+    # A budget shorter than compilation: each stage runs its first chunk at most, none its millions of steps.
+    _, history = fit_observations(
+        "lnn",
+        obs,
+        key=jax.random.key(0),
+        method=method,
+        width=8,
+        progress=False,
+        train_config=dataclasses.replace(config, time_budget=1e-3),
+    )
+    assert [h["step"] for h in history] == [5, 5]  # Adam's first chunk, then an L-BFGS stage that did not start
+
+
+@pytest.mark.slow  # compiles several matching stages: minutes on 2 cores; `pytest -m slow`
 def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion(pendulum_windows):
     from lnn.observed import FreeStates, TrajectoryMatching, WarmStart, fit_observations
 

@@ -196,12 +196,17 @@ def test_lbfgs_refinement_reaches_the_least_squares_minimum():
     A, b = jnp.asarray(rng.normal(size=(40, 5))), jnp.asarray(rng.normal(size=40))
     exact = np.linalg.lstsq(np.asarray(A), np.asarray(b), rcond=None)[0]
     # An "l1" objective is refined on its squared form: the least-squares solution, not the L1 one.
-    p, loss = refine(jnp.zeros(5), None, _LinearFit("l1"), ((A, b), ()), 40)
+    p, loss, iterations = refine(jnp.zeros(5), None, _LinearFit("l1"), ((A, b), ()), 40)
+    assert iterations == 40
     np.testing.assert_allclose(p, exact, rtol=1e-8, atol=1e-10)
     assert loss == pytest.approx(float(np.mean((np.asarray(A) @ exact - np.asarray(b)) ** 2)), rel=1e-10)
     # Started at the minimum nothing lowers the loss: the start comes back unchanged.
-    p2, _ = refine(jnp.asarray(exact), None, _LinearFit(), ((A, b), ()), 5)
+    p2, _, _ = refine(jnp.asarray(exact), None, _LinearFit(), ((A, b), ()), 5)
     np.testing.assert_array_equal(p2, exact)
+    # A deadline that has passed starts no chunk: the start comes back, and no iteration is counted.
+    p3, _, none = refine(jnp.zeros(5), None, _LinearFit(), ((A, b), ()), 40, chunk=10, deadline=0.0)
+    np.testing.assert_array_equal(p3, np.zeros(5))
+    assert none == 0
     with pytest.raises(ValueError, match="lbfgs_steps"):
         TrainConfig(lbfgs_steps=-1)
 
@@ -228,6 +233,15 @@ def test_fit_ends_with_the_lbfgs_polish_when_asked(pendulum_data):
     squared = {n: float(objective(m, samples, constants)) for n, (m, _) in runs.items()}
     assert squared[30] < 0.5 * squared[0]
     assert runs[30][1][-1]["train_loss"] == pytest.approx(squared[30], rel=1e-6)
+
+
+def test_a_time_budget_bounds_the_lbfgs_polish_too(pendulum_data):
+    _, ds = pendulum_data
+    model = lnn.LagrangianNN(1, key=jax.random.key(1), width=16, depth=1, angles=(True,), qdot_scale=3.0)
+    # A budget shorter than compilation: Adam stops after its first chunk, and no L-BFGS chunk starts.
+    config = TrainConfig(steps=100, warmup_steps=10, eval_every=50, chunk=10, lbfgs_steps=30, time_budget=1e-3)
+    _, history = fit(model, ds, key=jax.random.key(2), progress=False, config=config)
+    assert [h["step"] for h in history] == [10, 10]
 
 
 # The loss histories of fixed-seed runs recorded with the training loop as it was before it was split into a

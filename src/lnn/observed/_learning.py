@@ -35,7 +35,7 @@ from lnn.mechanics import AbstractDynamics
 from lnn.observed._matching import FreeInitialStates, TrajectoryObjective, Windows, windows
 from lnn.observed._observations import Observations
 from lnn.observed._smoothing import KnotSpline, Smoother, estimate
-from lnn.training import Loss, TrainConfig, build_model, fit, refine, write_metrics_csv
+from lnn.training import LBFGS_SHARE, Loss, TrainConfig, build_model, fit, refine, write_metrics_csv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +165,11 @@ def _describe(settings: Any) -> dict[str, Any]:
 # A stalled Adam stage ends far above the noise; one that only left a few windows trapped, about 2×
 # (benchmarks/noise.py).
 STALL_FACTOR = 5.0
+# With a time budget, the share of it the warm start may use (its 5,000 default steps take far less on the
+# recordings of benchmarks/noise.py); and the least budget a stage is given when the others spent it all
+# (one chunk: a stage always returns a model).
+WARM_SHARE = 0.15
+_LEAST_BUDGET = 1e-3
 
 
 def noise_floor(obs: Observations, est: Dataset, loss: Loss = "l1") -> float:
@@ -255,6 +260,7 @@ def fit_observations(
     staged = matching and isinstance(method.initial, FreeStates) and train_config.lbfgs_steps > 0
     if matching and method.longer_windows and not train_config.lbfgs_steps:
         raise ConfigurationError("longer_windows are refined by L-BFGS: set TrainConfig.lbfgs_steps > 0.")
+    started = time.perf_counter()
     k_split, k_model, k_fit = jax.random.split(key, 3)
     k_split = k_split if split_key is None else split_key
     train, val, est = training_sets(obs, method, train_config, k_split)
@@ -283,7 +289,16 @@ def fit_observations(
         return FreeInitialStates.start(m, train_windows) if isinstance(method.initial, FreeStates) else m
 
     # Free initial states are relinked before every L-BFGS stage, so those stages are run here, not in fit.
-    adam_config = dataclasses.replace(train_config, lbfgs_steps=0) if staged else train_config
+    # A time budget bounds it all: the warm start took its share, Adam (and fit's own polish) what is left
+    # of the rest but the L-BFGS stages' share, and no stage's chunk starts after the budget.
+    budget, adam_budget, deadline = train_config.time_budget, None, None
+    if budget is not None:
+        left = budget - (time.perf_counter() - started)
+        adam_budget = max(left - budget * LBFGS_SHARE if staged else left, _LEAST_BUDGET)
+        deadline = started + budget
+    adam_config = dataclasses.replace(
+        train_config, lbfgs_steps=0 if staged else train_config.lbfgs_steps, time_budget=adam_budget
+    )
     run = functools.partial(
         fit,
         dataset=train,
@@ -312,9 +327,12 @@ def fit_observations(
     polished = (method.window,) if method.initial.polish else ()  # pyright: ignore[reportAttributeAccessIssue]
     for length in (*polished, *method.longer_windows):
         stage = dataclasses.replace(method, window=length, initial=FreeStates())
-        trained, train, row = _refine_stage(trained, train, obs, est, stage, train_config, k_split, progress, label)
+        trained, train, row = _refine_stage(
+            trained, train, obs, est, stage, train_config, k_split, progress, label, deadline
+        )
+        iterations = row.pop("iterations")
         history.append(
-            {**row, "step": history[-1]["step"] + train_config.lbfgs_steps, "time": history[-1]["time"] + row["time"]}
+            {**row, "step": history[-1]["step"] + iterations, "time": history[-1]["time"] + row["time"]}
         )  # wall time since training began, as fit's
     if out is not None:
         write_metrics_csv(Path(out) / "metrics.csv", history)
@@ -326,7 +344,8 @@ def _dtype(model: AbstractDynamics):
 
 
 def _warm_start(model, *, obs, est, method, train_config, k_split, key, progress, label):
-    """``model`` fitted for ``method.warm_start.steps`` steps to the derivative estimate (same split)."""
+    """``model`` fitted for ``method.warm_start.steps`` steps to the derivative estimate (same split),
+    within :data:`WARM_SHARE` of a time budget."""
     train, val, _ = training_sets(obs, FromDerivatives(method.smoother), train_config, k_split, est)
     steps = method.warm_start.steps
     warm = TrainConfig(
@@ -336,6 +355,7 @@ def _warm_start(model, *, obs, est, method, train_config, k_split, key, progress
         batch_size=max(256 // train_config.devices, 1) * train_config.devices,
         devices=train_config.devices,
         val_fraction=train_config.val_fraction,
+        time_budget=None if train_config.time_budget is None else WARM_SHARE * train_config.time_budget,
     )
     return fit(
         model,
@@ -348,11 +368,12 @@ def _warm_start(model, *, obs, est, method, train_config, k_split, key, progress
     )[0]
 
 
-def _refine_stage(trained, windows_before, obs, est, method, train_config, k_split, progress, label):
-    """L-BFGS on ``method.window``-sample windows: states carried over from ``windows_before``, then relinked.
+def _refine_stage(trained, windows_before, obs, est, method, train_config, k_split, progress, label, deadline):
+    """L-BFGS on ``method.window``-sample windows: states carried over from ``windows_before``, then relinked;
+    no chunk of iterations starts after ``deadline`` (a :func:`time.perf_counter` reading, or None).
 
-    The history row's losses are squared (L-BFGS's), and it counts the windows
-    whose state relinking replaced (``relinked``).
+    The history row's losses are squared (L-BFGS's); it counts the windows
+    whose state relinking replaced (``relinked``) and the ``iterations`` run.
     """
     t0 = time.perf_counter()
     train, val, _ = training_sets(obs, method, train_config, k_split, est)
@@ -361,7 +382,7 @@ def _refine_stage(trained, windows_before, obs, est, method, train_config, k_spl
     states, choice = trained.carried_to(windows_before, train).relinked(train, objective)
     params, static = eqx.partition(states, eqx.is_inexact_array)
     samples, val_samples, constants = objective.prepare(states.model, train, val, jax.tree.leaves(params)[0].dtype)
-    params, loss = refine(
+    params, loss, iterations = refine(
         params,
         static,
         objective,
@@ -369,6 +390,7 @@ def _refine_stage(trained, windows_before, obs, est, method, train_config, k_spl
         train_config.lbfgs_steps,
         progress=progress,
         label=f"{label}, {method.window}-sample windows (L-BFGS)",
+        deadline=deadline,
     )
     refined = eqx.combine(params, static)
     val_loss = float(eqx.filter_jit(objective)(refined.model, val_samples, constants))
@@ -382,5 +404,6 @@ def _refine_stage(trained, windows_before, obs, est, method, train_config, k_spl
             "learning_rate": float("nan"),
             "skipped": 0,
             "relinked": int(np.count_nonzero(choice)),
+            "iterations": iterations,
         },
     )

@@ -17,6 +17,7 @@ from lnn.training._lbfgs import refine
 from lnn.training._loop import (
     FLAT_FRACTION,
     FLAT_TOLERANCE,
+    LBFGS_SHARE,
     MAX_SKIPPED_FRACTION,
     MAX_VALIDATION_SAMPLES,
     Trainer,
@@ -42,6 +43,7 @@ from lnn.training._step import ChunkSummary, TrainState, train_chunk, train_step
 __all__ = [
     "FLAT_FRACTION",
     "FLAT_TOLERANCE",
+    "LBFGS_SHARE",
     "MAX_SKIPPED_FRACTION",
     "MAX_VALIDATION_SAMPLES",
     "MODEL_NAMES",

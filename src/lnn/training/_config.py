@@ -18,7 +18,11 @@ class TrainConfig:
         steps: the length of the schedule, in optimiser updates. With
             ``time_budget`` (seconds, compilation included) training also stops
             when the budget runs out; with ``steps=None`` the schedule length is
-            fitted to the budget from the measured speed of the first steps.
+            fitted to the budget from the measured speed of the first steps. The
+            budget bounds the whole of training: with ``lbfgs_steps`` Adam stops
+            at 1 − :data:`~lnn.training.LBFGS_SHARE` of it and L-BFGS at the end
+            (and :func:`~lnn.observed.fit_observations` fits its warm start and
+            stages into it too).
         batch_size: states (or windows) per minibatch.
         learning_rate, final_lr, warmup_steps: Adam's peak rate, reached by a
             linear warm-up, then a cosine decay to ``final_lr`` at the last step.

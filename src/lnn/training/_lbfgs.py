@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from typing import Any
 
 import equinox as eqx
@@ -25,8 +26,13 @@ def refine(
     chunk: int = 50,
     progress: bool = False,
     label: str = "L-BFGS",
-) -> tuple[Any, float]:
-    """``steps`` full-batch L-BFGS iterations on ``objective``'s squared loss; returns ``(params, loss)``.
+    deadline: float | None = None,
+) -> tuple[Any, float, int]:
+    """Up to ``steps`` full-batch L-BFGS iterations on ``objective``'s squared loss; returns
+    ``(params, loss, iterations)``.
+
+    ``deadline``: a :func:`time.perf_counter` reading after which no further chunk of ``chunk``
+    iterations starts (none at all when it has passed already) — how a time budget bounds this stage.
 
     ``arrays`` = ``(samples, constants)`` as the objective prepares them; the
     whole of ``samples`` is one batch. The squared loss because L-BFGS needs a
@@ -62,13 +68,16 @@ def refine(
     p, opt_state = params, optimizer.init(params)
     with progress_bar(progress) as bar:
         task = bar.add_task(label, total=steps, completed=0, loss=start_loss, val=float("nan"), skipped="")
-        for done in range(0, steps, chunk):
-            p, opt_state = run(p, opt_state, arrays, min(chunk, steps - done))
-            bar.update(task, completed=min(done + chunk, steps), loss=float(score(p, arrays)))
+        iterations = 0
+        while iterations < steps and not (deadline is not None and time.perf_counter() >= deadline):
+            n = min(chunk, steps - iterations)
+            p, opt_state = run(p, opt_state, arrays, n)
+            iterations += n
+            bar.update(task, completed=iterations, loss=float(score(p, arrays)))
     loss = float(score(p, arrays))
     if not (math.isfinite(loss) and loss < start_loss):
         p, loss = params, start_loss
-    return jax.tree.map(lambda x, d: x.astype(d), p, dtypes), loss
+    return jax.tree.map(lambda x, d: x.astype(d), p, dtypes), loss, iterations
 
 
 def _float64(x):

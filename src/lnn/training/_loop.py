@@ -23,6 +23,7 @@ same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Sequence
@@ -55,6 +56,9 @@ MAX_SKIPPED_FRACTION = 0.5
 # (two evaluations or more) is reported as a warning: a run that learns moves by far more than 1e-6.
 FLAT_FRACTION = 0.25
 FLAT_TOLERANCE = 1e-6
+# With a time budget and an L-BFGS polish, the share of the budget left to L-BFGS: Adam stops at the rest,
+# and no L-BFGS chunk starts after the budget (an iteration costs tens of Adam steps on a matching loss).
+LBFGS_SHARE = 0.25
 # Training samples scored at once when looking for the ones that are non-finite on their own.
 _SAMPLE_BLOCK = 512
 
@@ -292,7 +296,13 @@ def fit(
     objective = AccelerationObjective(config.loss) if objective is None else objective
     k_split, k_train = jax.random.split(key)
     train, val = _training_split(objective.export(model), dataset, val_dataset, config, k_split)
-    trainer = Trainer(model, objective, train, val, config)
+    # A time budget bounds the whole fit: with an L-BFGS polish, Adam stops at 1 − LBFGS_SHARE of it.
+    loop_config = (
+        dataclasses.replace(config, time_budget=config.time_budget * (1 - LBFGS_SHARE))
+        if config.time_budget is not None and config.lbfgs_steps
+        else config
+    )
+    trainer = Trainer(model, objective, train, val, loop_config)
     # The checkpointer first: the bar then starts from a resumed run's step.
     hooks: list[Callback] = [ProgressBar(label, progress)]
     if out is not None:
@@ -303,7 +313,7 @@ def fit(
     best = state.best_params if trainer.mesh is None else jax.device_put(state.best_params, jax.devices()[0])
     if config.lbfgs_steps:
         t0 = time.perf_counter()
-        best, refined = refine(
+        best, refined, iterations = refine(
             best,
             trainer.static,
             objective,
@@ -311,11 +321,12 @@ def fit(
             config.lbfgs_steps,
             progress=progress,
             label=f"{label} (L-BFGS)",
+            deadline=None if config.time_budget is None else t0 + config.time_budget - record.elapsed,
         )
         seconds = record.elapsed + time.perf_counter() - t0
         record.history.append(
             {
-                "step": record.step + config.lbfgs_steps,
+                "step": record.step + iterations,
                 "time": round(seconds, 3),
                 "train_loss": refined,
                 "val_loss": trainer.validation_loss(best),
