@@ -92,7 +92,8 @@ ENERGY_LOSS = 0.2
 LOSING_SHARE = 2 / 3
 # The most of a single trajectory held out (at its end) so that the validation part holds a window.
 MAX_VAL_FRACTION = 0.25
-# Steps of each stage (benchmarks/noise.py).
+# Steps of each stage (benchmarks/noise.py). A third of the Adam steps is as accurate on noise.py's simulated
+# pendulum but not on the real recordings of benchmarks/measured.py (docs/benchmarks.md, "Noisy positions").
 WARM_STEPS = 5000
 ADAM_STEPS = 6000
 ADAM_BATCH = 8
