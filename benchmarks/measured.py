@@ -117,7 +117,9 @@ def scaled(chosen: observed.Recipe, scale: float) -> observed.Recipe:
     )
     method = chosen.method
     if isinstance(method, observed.TrajectoryMatching) and method.warm_start is not None:
-        method = dataclasses.replace(method, warm_start=observed.WarmStart(times(method.warm_start.steps)))
+        method = dataclasses.replace(
+            method, warm_start=dataclasses.replace(method.warm_start, steps=times(method.warm_start.steps))
+        )
     return dataclasses.replace(chosen, train=train, method=method)
 
 

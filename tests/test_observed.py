@@ -444,6 +444,36 @@ def test_a_warm_start_on_the_derivative_estimate_begins_matching_near_the_motion
     assert first_loss[300] < 0.3 * first_loss[0]
 
 
+def test_a_warm_start_with_weight_decay_leaves_smaller_weights(pendulum_windows):
+    from lnn.observed import FreeStates, TrajectoryMatching, WarmStart, _learning
+
+    _, obs, _ = pendulum_windows
+    est = observed.estimate(obs)
+    net = lnn.training.build_model("lnn", est, jax.random.key(1), angles=obs.angles, width=16)
+
+    def weight_norm(decay):
+        method = TrajectoryMatching(
+            window=4, every=1, initial=FreeStates(), warm_start=WarmStart(300, weight_decay=decay)
+        )
+        warmed = _learning._warm_start(
+            net,
+            obs=obs,
+            est=est,
+            method=method,
+            train_config=TrainConfig(),
+            k_split=jax.random.key(2),
+            key=jax.random.key(3),
+            progress=False,
+            label="warm",
+        )
+        leaves = jax.tree.leaves(eqx.filter(warmed, eqx.is_inexact_array))
+        return float(sum(jnp.sum(x**2) for x in leaves if x.ndim == 2))
+
+    assert weight_norm(1.0) < 0.9 * weight_norm(0.0)
+    with pytest.raises(lnn.errors.ConfigurationError, match="weight decay is >= 0"):
+        WarmStart(10, weight_decay=-1.0)
+
+
 def test_the_noise_floor_is_the_noise_in_the_matching_loss_units():
     system = lnn.systems.get("pendulum")
     for noise in (0.01, 0.03):

@@ -95,14 +95,22 @@ class WarmStart:
     0 = tried). A random network's dynamics are far from every window and Adam
     can stall there; always warm-starting, on the other hand, left runs that had
     not stalled worse at the same training loss (``benchmarks/noise.py``).
+
+    ``weight_decay``: the warm fit's decoupled weight decay (as
+    :attr:`~lnn.training.TrainConfig.weight_decay`). L-BFGS barely changes the
+    size of the weights, so a matching run keeps about the norm its warm start
+    left; ``benchmarks/noise.py --warm-decay`` measures what a decay there does.
     """
 
     steps: int
     if_stalled: bool = False
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.steps < 1:
             raise ConfigurationError(f"a warm start is a number of steps >= 1; got {self.steps}.")
+        if not self.weight_decay >= 0:
+            raise ConfigurationError(f"a warm start's weight decay is >= 0; got {self.weight_decay}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,6 +363,7 @@ def _warm_start(model, *, obs, est, method, train_config, k_split, key, progress
         batch_size=max(256 // train_config.devices, 1) * train_config.devices,
         devices=train_config.devices,
         val_fraction=train_config.val_fraction,
+        weight_decay=method.warm_start.weight_decay,
         time_budget=None if train_config.time_budget is None else WARM_SHARE * train_config.time_budget,
     )
     return fit(
