@@ -684,3 +684,41 @@ def test_cli_names_a_missing_column_in_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert "column(s) 'y' not in m.csv" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, parameters, duration, fps",
+    [("damped_pendulum", {"b": 0.05}, 20.0, 10.0), ("spring_chain", {"n": 2}, 12.0, 30.0)],
+)
+def test_fit_state_recovers_the_state_at_a_recordings_end_where_the_smoother_is_worst(name, parameters, duration, fps):
+    # The smoother's velocity at the last sample is one-sided; the fit under the true model is not. Both
+    # directions of integration are exercised: backwards from the end, forwards from the start.
+    system = lnn.systems.get(name, **parameters)
+    key = jax.random.key(3)
+    kw = dict(duration=duration, fps=fps, jitter=0.3)
+    obs = observed.simulate(system, key, 1, noise=0.01, **kw)
+    clean = observed.simulate(system, key, 1, noise=0.0, velocities=True, **kw)
+    est = observed.estimate(obs)
+    sigma_q, sigma_v = obs.q.std(axis=0), clean.qdot.std(axis=0)
+    for index, order in ((-1, slice(None, None, -1)), (0, slice(None))):
+        near = np.flatnonzero(np.abs(obs.t - obs.t[index]) <= 4.0)[order]
+        q, v = observed.fit_state(
+            system, obs.t[near], obs.q[near], est.q[index], est.qdot[index], angles=system.angles, scale=sigma_q
+        )
+        fitted = np.max(np.abs(v - clean.qdot[index]) / sigma_v)
+        smoothed = np.max(np.abs(est.qdot[index] - clean.qdot[index]) / sigma_v)
+        assert fitted < 0.01 and fitted < smoothed / 3, (index, fitted, smoothed)
+        assert np.max(np.abs(q - clean.q[index]) / sigma_q) < 0.01
+
+
+def test_fit_state_keeps_the_guess_when_nothing_explains_the_data_better():
+    system = lnn.systems.get("spring")
+    t = np.linspace(0.0, 2.0, 21)
+    q = np.cos(2.0 * np.pi * t)[:, None]  # period 1 s; the unit spring's is 2π s
+    q0, v0 = np.array([1.0]), np.array([0.0])
+    qf, vf = observed.fit_state(system, t, q, q0, v0, angles=(False,))
+    assert np.isfinite(qf).all() and np.isfinite(vf).all()
+    path = lambda a, b: np.asarray(lnn.rollout(system, a, b, t)[0])[:, 0]
+    assert np.sum((path(qf, vf) - q[:, 0]) ** 2) <= np.sum((path(q0, v0) - q[:, 0]) ** 2)
+    with pytest.raises(DataError, match="at least two stamps"):
+        observed.fit_state(system, t[:1], q[:1], q0, v0, angles=(False,))

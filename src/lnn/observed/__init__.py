@@ -15,7 +15,8 @@
   :func:`recipe` chooses model, method and settings from the recording
   (:class:`Recipe`, with its reasons), :func:`fit_recipe` trains it;
 * :func:`observed_rollout_error` — how far ahead a model predicts a recording,
-  beside trivial predictors.
+  beside trivial predictors; :func:`fit_state` — the state a model was in at
+  one stamp, fitted to the positions around it (where a prediction starts).
 """
 
 from lnn.observed._drive import SineDrive
@@ -56,6 +57,7 @@ from lnn.observed._smoothing import (
     require_samples,
     smoothing_spline,
 )
+from lnn.observed._state import fit_state
 
 __all__ = [
     "CLEAN_FLOOR",
@@ -87,6 +89,7 @@ __all__ = [
     "fallback_reason",
     "fit_observations",
     "fit_recipe",
+    "fit_state",
     "load_schmidt_lipson",
     "load_table",
     "local_polynomial",
