@@ -12,6 +12,8 @@ penalised whichever formulation came after the reference.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import os
 import platform
 import statistics
@@ -22,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 import lnn
+from lnn import observed
 
 
 def reference_acceleration(L, q, qdot):
@@ -130,3 +133,38 @@ def header(config: str, repeats: int) -> str:
         f"{config}; JAX {jax.__version__} on {device.platform} ({where}, {jax.device_count()} device(s)); "
         f"medians of {repeats} after warm-up"
     )
+
+
+def add_recipe_variant_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of :func:`recipe_variant`: matching recipes other than the defaults, to measure."""
+    parser.add_argument("--adam-steps", type=int, default=None, help="matching's Adam steps (default: the recipe's)")
+    parser.add_argument("--warm-decay", type=float, default=None, help="the warm start's weight decay (default 0)")
+    parser.add_argument(
+        "--doubling",
+        action="store_true",
+        help="L-BFGS on the Adam windows, then on windows twice as long in turn up to the recipe's longest",
+    )
+
+
+def recipe_variant(chosen: observed.Recipe, args: argparse.Namespace) -> observed.Recipe:
+    """``chosen`` (a matching recipe; any other is returned as it is) changed as ``args`` ask
+    (:func:`add_recipe_variant_arguments`): ``adam_steps`` (warm-up and evaluation spacing follow, as in
+    the recipe), ``warm_decay`` and ``doubling``."""
+    method, train = chosen.method, chosen.train
+    if not isinstance(method, observed.TrajectoryMatching):
+        return chosen
+    if args.adam_steps is not None:
+        n = args.adam_steps
+        train = dataclasses.replace(train, steps=n, warmup_steps=n // 10, eval_every=max(n // 10, 50))
+    if args.warm_decay is not None and method.warm_start is not None:
+        method = dataclasses.replace(
+            method, warm_start=dataclasses.replace(method.warm_start, weight_decay=args.warm_decay)
+        )
+    if args.doubling and method.longer_windows:
+        longest, w = method.longer_windows[-1], method.window
+        lengths, k = [], 2
+        while (k * (w - 1) + 1) < longest and (longest - 1) % (k * (w - 1)) == 0:
+            lengths.append(k * (w - 1) + 1)
+            k *= 2
+        method = dataclasses.replace(method, initial=observed.FreeStates((*lengths, longest)))
+    return dataclasses.replace(chosen, method=method, train=train)

@@ -51,8 +51,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import add_recipe_variant_arguments, recipe_variant
 
-from lnn import io, mechanics, metrics, observed
+from lnn import io, mechanics, metrics, observed, systems
 from lnn._angles import spread, wrapped_difference
 from lnn.errors import SingularMassMatrixError
 from lnn.experiment import machine_description
@@ -65,6 +66,15 @@ LAGRANGIAN = ("lnn", "lnn+dissipation", "structured")  # "the best lnn model" is
 FALLBACK = {"lnn": "structured", "lnn+dissipation": "structured+dissipation"}
 TRIVIAL = ("hold", "constant_velocity")
 THRESHOLD = 0.2
+# A model's state at the split is fitted to the training samples of the last START_PERIODS dominant periods.
+START_PERIODS = 2.0
+# Simulated recordings like the real ones: one trajectory each, sampled as the camera sampled them
+# (system, seconds, frames/s, noise as a fraction of each coordinate's spread, jitter).
+SIMULATED = {
+    "pendulum": ("damped_pendulum", 90.0, 6.0, 0.01, 0.0),
+    "spring": ("damped_spring", 30.0, 30.0, 0.005, 0.0),
+    "double_spring": ("damped_spring_pair", 17.0, 30.0, 0.005, 0.0),
+}
 
 
 def main() -> None:
@@ -76,6 +86,20 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.5, help="share of each trajectory to train on")
     parser.add_argument("--step-scale", type=float, default=1.0, help="scale every stage's steps (a quick look)")
     parser.add_argument("--horizons", default="1,5,10,20", help="prediction horizons in seconds")
+    parser.add_argument(
+        "--simulated",
+        default=None,
+        help=f"instead of the files, simulated single recordings like them, of {', '.join(SIMULATED)} "
+        "(comma-separated), judged against the noise-free truth",
+    )
+    add_recipe_variant_arguments(parser)
+    parser.add_argument(
+        "--start",
+        default="fit",
+        choices=("fit", "estimate"),
+        help="each model's state at the split: fitted to the last training samples under the model "
+        "(lnn.observed.fit_state), or the smoother's estimate there",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figures", type=Path, default=Path("runs/measured"), help="folder for the PNG figures")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
@@ -90,9 +114,17 @@ def main() -> None:
         print(f"command: python {' '.join(shlex.quote(a) for a in sys.argv)}")
         print(f"machine: {machine_description()}")
     results = {}
-    for name in args.files.split(","):
+    names = args.files.split(",") if args.simulated is None else args.simulated.split(",")
+    unknown = sorted(set(names) - set(SIMULATED)) if args.simulated is not None else []
+    if unknown:
+        parser.error(f"unknown simulated recording(s) {', '.join(unknown)}; choose from {', '.join(SIMULATED)}")
+    for name in names:
         t0 = time.perf_counter()
-        results[name] = study(args.data / f"{name}.txt", args, models, horizons)
+        if args.simulated is None:
+            obs, truth, system = observed.load_schmidt_lipson(args.data / f"{name}.txt"), None, None
+        else:
+            obs, truth, system = simulated(name, jax.random.key(args.seed))
+        results[name] = study(name, obs, args, models, horizons, truth=truth, system=system)
         results[name]["seconds"] = round(time.perf_counter() - t0, 1)
     if args.save is not None:
         io.atomic_write(args.save, lambda f: f.write(json.dumps(results, indent=2).encode()))
@@ -101,6 +133,31 @@ def main() -> None:
     else:  # after all training, so the progress bars do not split the tables
         for name, result in results.items():
             print_table(name, result, horizons)
+
+
+def simulated(name: str, key: jax.Array) -> tuple[observed.Observations, observed.Observations, systems.System]:
+    """The simulated recording ``name`` of :data:`SIMULATED`, the same stamps without noise, and its system."""
+    system_name, duration, fps, noise, jitter = SIMULATED[name]
+    if system_name == "damped_pendulum":
+        system = systems.get("damped_pendulum", b=0.02)  # the energy halves in about 35 s
+    else:
+        n = 1 if system_name == "damped_spring" else 2
+        chain = systems.get("spring_chain", n=n, k=4.0 * np.pi**2 / 2.0 if n == 1 else 4.0)
+        system = systems.System(
+            system_name,
+            chain.coordinates,
+            lambda q, qdot: chain.lagrangian(q, qdot),
+            dissipation=lambda q, qdot: 0.5 * 0.03 * jnp.sum(qdot**2),  # the energy halves in about 23 s
+            q_low=chain.q_low,
+            q_high=chain.q_high,
+            energy_scale=chain.energy_scale,
+        )
+    kw = dict(duration=duration, fps=fps, jitter=jitter)
+    return (
+        observed.simulate(system, key, 1, noise=noise, **kw),
+        observed.simulate(system, key, 1, noise=0.0, **kw),
+        system,
+    )
 
 
 def scaled(chosen: observed.Recipe, scale: float) -> observed.Recipe:
@@ -123,10 +180,14 @@ def scaled(chosen: observed.Recipe, scale: float) -> observed.Recipe:
     return dataclasses.replace(chosen, train=train, method=method)
 
 
-def study(path: Path, args, models, horizons) -> dict:
-    obs = observed.load_schmidt_lipson(path)
+def study(name: str, obs: observed.Observations, args, models, horizons, *, truth=None, system=None) -> dict:
+    """Train each model on the first ``args.fraction`` of ``obs`` and judge its predictions of the rest
+    against ``obs`` — or against ``truth``, the same stamps without noise, where it is known. ``system``:
+    the system that made a simulated ``obs``, a predictor beside the trivial ones (the true physics from
+    the same estimated state: what the estimated start alone costs)."""
     train_obs, test_obs = obs.split_in_time(args.fraction)
-    chosen = scaled(observed.recipe(train_obs), args.step_scale)
+    judge = test_obs if truth is None else truth.split_in_time(args.fraction)[1]
+    chosen = scaled(recipe_variant(observed.recipe(train_obs), args), args.step_scale)
     train_est = observed.estimate(train_obs, chosen.method.smoother)  # its last states start the predictions
     trained, runs = {}, {}
     for label in models:
@@ -136,7 +197,7 @@ def study(path: Path, args, models, horizons) -> dict:
             dataclasses.replace(chosen, model=label, fallback=FALLBACK.get(label)),
             key=jax.random.key(args.seed),
             progress=not args.json,
-            label=f"{path.stem} {label}",
+            label=f"{name} {label}",
         )
         trained[label] = model
         runs[label] = {
@@ -149,15 +210,24 @@ def study(path: Path, args, models, horizons) -> dict:
         }
 
     sigma = spread(obs.q, obs.angles)
-    starts = []
+    starts = []  # per held-out trajectory: (index of its last training sample, the split and test stamps, test indices)
     for traj, idx in test_obs.segments():
         end = np.flatnonzero(train_est.trajectory == traj)[-1]
         starts.append((end, np.concatenate([[train_est.t[end]], test_obs.t[idx]]), idx))
     predictions = {}  # label -> per trajectory (t, q, q̇)
-    for label, model in trained.items():
+    predictors = {**trained, **({} if system is None else {"true_system": system})}
+    span = START_PERIODS * chosen.measured.period
+    for label, model in predictors.items():
         predictions[label] = []
         for end, ts, _ in starts:
-            q, v = rollout(model, train_est.q[end], train_est.qdot[end], ts, solver=RK4(0.005))
+            q0, v0 = train_est.q[end], train_est.qdot[end]
+            if args.start == "fit":  # the state at the split that best explains the last span of training samples
+                same = train_obs.trajectory == train_obs.trajectory[end]
+                before = np.flatnonzero(same & (train_obs.t >= ts[0] - span))[::-1]  # from the split backwards
+                q0, v0 = observed.fit_state(
+                    model, train_obs.t[before], train_obs.q[before], q0, v0, angles=obs.angles, scale=sigma
+                )
+            q, v = rollout(model, q0, v0, ts, solver=RK4(0.005))
             predictions[label].append((ts[1:], np.asarray(q)[1:], np.asarray(v)[1:]))
     for label in TRIVIAL:
         predictions[label] = []
@@ -171,7 +241,7 @@ def study(path: Path, args, models, horizons) -> dict:
     for label, preds in predictions.items():
         errors[label] = []
         for (_, ts, idx), (_, q, _) in zip(starts, preds, strict=True):
-            d = wrapped_difference(q, test_obs.q[idx], obs.angles) / sigma
+            d = wrapped_difference(q, judge.q[idx], obs.angles) / sigma
             e = np.sqrt(np.mean(d**2, axis=-1))
             errors[label].append((ts[1:] - ts[0], np.where(np.isfinite(e), e, np.inf)))
     valid = {
@@ -212,7 +282,7 @@ def study(path: Path, args, models, horizons) -> dict:
         curves = energy.pop("_curves")
         out.update(energy)
     args.figures.mkdir(parents=True, exist_ok=True)
-    out["figure"] = str(figure(args.figures / f"{path.stem}.png", path.stem, errors, judged, curves))
+    out["figure"] = str(figure(args.figures / f"{name}.png", name, errors, judged, curves))
     return out
 
 
@@ -266,13 +336,14 @@ def figure(path, title, errors, judged, curves):
         "lnn+dissipation": "tab:green",
         "structured": "tab:purple",
         "baseline": "tab:red",
+        "true_system": "black",
         "hold": "0.6",
         "constant_velocity": "0.75",
     }
     fig, axes = plt.subplots(1, 2 if curves else 1, figsize=(10 if curves else 5.5, 3.4), squeeze=False)
     ax1 = axes[0, 0]
     for label, series in errors.items():
-        trivial = label in TRIVIAL
+        trivial = label in (*TRIVIAL, "true_system")
         for k, (t, e) in enumerate(series):
             ax1.plot(t, e, color=colors[label], lw=1, ls="--" if trivial else "-", label=label if k == 0 else None)
     ax1.set_yscale("log")

@@ -49,6 +49,7 @@ from pathlib import Path
 import diffrax
 import jax
 import numpy as np
+from _common import add_recipe_variant_arguments, recipe_variant
 from rich.console import Console
 from rich.table import Table
 
@@ -128,26 +129,11 @@ def pendulum_study(args, key):
     chosen = observed.recipe(obs)  # the defaults: what `lnn train --data` would choose for this recording
     for line in chosen.reasons:
         console.print(f"recipe: {line}")
+    chosen = recipe_variant(chosen, args)
     learning, matching_config = chosen.method, chosen.train
     if args.adam_only:  # the ablation: no L-BFGS stages
         learning = dataclasses.replace(learning, initial=FreeStates())
         matching_config = dataclasses.replace(matching_config, lbfgs_steps=0)
-    if args.adam_steps is not None:
-        n = args.adam_steps
-        matching_config = dataclasses.replace(
-            matching_config, steps=n, warmup_steps=n // 10, eval_every=max(n // 10, 50)
-        )
-    if args.warm_decay is not None and learning.warm_start is not None:
-        learning = dataclasses.replace(
-            learning, warm_start=dataclasses.replace(learning.warm_start, weight_decay=args.warm_decay)
-        )
-    if args.doubling and learning.longer_windows:  # L-BFGS on the Adam windows, then each doubling up to the longest
-        longest, w = learning.longer_windows[-1], learning.window
-        lengths, k = [], 2
-        while (k * (w - 1) + 1) < longest and (longest - 1) % (k * (w - 1)) == 0:
-            lengths.append(k * (w - 1) + 1)
-            k *= 2
-        learning = dataclasses.replace(learning, initial=FreeStates((*lengths, longest)))
     methods = ("exact", "derivatives", "matching")
     splits, evaluations = [], {}
     for split in args.splits:
@@ -331,15 +317,7 @@ def main() -> None:
     p.add_argument("--splits", default="7,8", help="pendulum: validation splits (keys folded in), each compared")
     p.add_argument("--seeds", type=int, default=3, help="pendulum: training seeds per method (medians are compared)")
     p.add_argument("--adam-only", action="store_true", help="pendulum: matching without its L-BFGS stages")
-    p.add_argument(
-        "--adam-steps", type=int, default=None, help="pendulum: matching's Adam steps (default: the recipe's)"
-    )
-    p.add_argument("--warm-decay", type=float, default=None, help="pendulum: the warm start's weight decay (default 0)")
-    p.add_argument(
-        "--doubling",
-        action="store_true",
-        help="pendulum: L-BFGS on the Adam windows, then on windows twice as long in turn up to the recipe's longest",
-    )
+    add_recipe_variant_arguments(p)  # pendulum: --adam-steps, --warm-decay, --doubling
     p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
     p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")
