@@ -140,6 +140,9 @@ def add_recipe_variant_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adam-steps", type=int, default=None, help="matching's Adam steps (default: the recipe's)")
     parser.add_argument("--warm-decay", type=float, default=None, help="the warm start's weight decay (default 0)")
     parser.add_argument(
+        "--lbfgs-steps", type=int, default=None, help="L-BFGS iterations of each stage (default: the recipe's)"
+    )
+    parser.add_argument(
         "--doubling",
         action="store_true",
         help="L-BFGS on the Adam windows, then on windows twice as long in turn up to the recipe's longest",
@@ -149,13 +152,15 @@ def add_recipe_variant_arguments(parser: argparse.ArgumentParser) -> None:
 def recipe_variant(chosen: observed.Recipe, args: argparse.Namespace) -> observed.Recipe:
     """``chosen`` (a matching recipe; any other is returned as it is) changed as ``args`` ask
     (:func:`add_recipe_variant_arguments`): ``adam_steps`` (warm-up and evaluation spacing follow, as in
-    the recipe), ``warm_decay`` and ``doubling``."""
+    the recipe), ``warm_decay``, ``lbfgs_steps`` and ``doubling``."""
     method, train = chosen.method, chosen.train
     if not isinstance(method, observed.TrajectoryMatching):
         return chosen
     if args.adam_steps is not None:
         n = args.adam_steps
         train = dataclasses.replace(train, steps=n, warmup_steps=n // 10, eval_every=max(n // 10, 50))
+    if args.lbfgs_steps is not None:
+        train = dataclasses.replace(train, lbfgs_steps=args.lbfgs_steps)
     if args.warm_decay is not None and method.warm_start is not None:
         method = dataclasses.replace(
             method, warm_start=dataclasses.replace(method.warm_start, weight_decay=args.warm_decay)
