@@ -10,10 +10,14 @@ steps, weight decay and L-BFGS stages read off the training part) through
 indefinite on the training states gives way to the structured model, and the
 table says so. The models: an LNN, an LNN + learned Rayleigh dissipation, the
 structured Lagrangian (L = ½ q̇ᵀM(q)q̇ − V(q)) and the black box. Each then
-predicts the held-out rest of every trajectory from the state estimated at the
-end of its training part (no held-out sample is used), beside two trivial
-predictors from the same state: hold it (q̂ = q0) and constant velocity
-(q̂ = q0 + q̇0 τ). The script prints
+predicts the held-out rest of every trajectory from its own state at the end
+of the training part, fitted under that model to the last ``START_PERIODS``
+dominant periods of training samples (:func:`lnn.observed.fit_state`; no
+held-out sample is used; ``--start estimate``: the smoother's state there),
+beside two trivial predictors from the smoother's state: hold it (q̂ = q0) and
+constant velocity (q̂ = q0 + q̇0 τ). ``--simulated`` runs the same study on
+simulated single recordings like the real ones, judged against their
+noise-free motion, with the true system as one more predictor. The script prints
 
 * the prediction error against horizon: the mean over held-out samples within
   h seconds of RMS((q̂ − q)/σ) (σ each coordinate's spread, angle differences
@@ -36,6 +40,7 @@ against time. Run from the repository root:
     python benchmarks/measured.py                           # 4 recordings × 4 models, the defaults
     python benchmarks/measured.py --files real_pend_h_1 --models lnn,baseline --json
     python benchmarks/measured.py --step-scale 0.05         # a quick look: 5 % of every stage's steps
+    python benchmarks/measured.py --simulated pendulum,spring,double_spring  # simulated recordings like these
 """
 
 from __future__ import annotations
@@ -183,12 +188,12 @@ def scaled(chosen: observed.Recipe, scale: float) -> observed.Recipe:
 def study(name: str, obs: observed.Observations, args, models, horizons, *, truth=None, system=None) -> dict:
     """Train each model on the first ``args.fraction`` of ``obs`` and judge its predictions of the rest
     against ``obs`` — or against ``truth``, the same stamps without noise, where it is known. ``system``:
-    the system that made a simulated ``obs``, a predictor beside the trivial ones (the true physics from
-    the same estimated state: what the estimated start alone costs)."""
+    the system that made a simulated ``obs``, a predictor beside the trivial ones (the true physics, started
+    as the models are: what the start alone costs)."""
     train_obs, test_obs = obs.split_in_time(args.fraction)
     judge = test_obs if truth is None else truth.split_in_time(args.fraction)[1]
     chosen = scaled(recipe_variant(observed.recipe(train_obs), args), args.step_scale)
-    train_est = observed.estimate(train_obs, chosen.method.smoother)  # its last states start the predictions
+    train_est = observed.estimate(train_obs, chosen.method.smoother)  # the guesses the starts are fitted from
     trained, runs = {}, {}
     for label in models:
         t0 = time.perf_counter()

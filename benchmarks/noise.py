@@ -317,7 +317,7 @@ def main() -> None:
     p.add_argument("--splits", default="7,8", help="pendulum: validation splits (keys folded in), each compared")
     p.add_argument("--seeds", type=int, default=3, help="pendulum: training seeds per method (medians are compared)")
     p.add_argument("--adam-only", action="store_true", help="pendulum: matching without its L-BFGS stages")
-    add_recipe_variant_arguments(p)  # pendulum: --adam-steps, --warm-decay, --doubling
+    add_recipe_variant_arguments(p)  # pendulum: --adam-steps, --warm-decay, --lbfgs-steps, --doubling
     p.add_argument("--pendulum-noise", type=float, default=0.01, help="noise, fraction of each coordinate's spread")
     p.add_argument("--double-steps", default="2000,400", help="double-pendulum steps: acceleration loss, matching")
     p.add_argument("--noise-levels", default="0,0.01,0.05", help="double pendulum noise levels")

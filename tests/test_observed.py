@@ -711,7 +711,7 @@ def test_fit_state_recovers_the_state_at_a_recordings_end_where_the_smoother_is_
         assert np.max(np.abs(q - clean.q[index]) / sigma_q) < 0.01
 
 
-def test_fit_state_keeps_the_guess_when_nothing_explains_the_data_better():
+def test_fit_state_never_ends_worse_than_its_guess_and_names_too_few_stamps():
     system = lnn.systems.get("spring")
     t = np.linspace(0.0, 2.0, 21)
     q = np.cos(2.0 * np.pi * t)[:, None]  # period 1 s; the unit spring's is 2π s

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
-from jaxtyping import ArrayLike
+from jaxtyping import Array, ArrayLike
 
 
 def wrapped_difference(
@@ -22,6 +23,12 @@ def wrapped_difference(
     with np.errstate(invalid="ignore"):  # inf/NaN of a blown-up rollout stay NaN
         wrapped = np.mod(d + np.pi, 2 * np.pi) - np.pi
     return np.where(np.asarray(angles, dtype=bool), wrapped, d)
+
+
+def wrap_differences(d: Array, angles: Sequence[bool] | Array) -> Array:
+    """Differences ``d`` with those of angle coordinates (last axis) wrapped to (−π, π]: the traceable
+    (``jax.numpy``) form of :func:`wrapped_difference`, for losses and other compiled code."""
+    return jnp.where(jnp.asarray(angles, dtype=bool), jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d)
 
 
 def spread(q: ArrayLike, angles: Sequence[bool]) -> np.ndarray:

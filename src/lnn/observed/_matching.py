@@ -64,7 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from lnn._angles import spread, unwrap_angles
+from lnn._angles import spread, unwrap_angles, wrap_differences
 from lnn.data import Dataset
 from lnn.errors import ConfigurationError, DataError
 from lnn.integrate import interpolated, rk4_trajectory
@@ -358,7 +358,7 @@ def window_losses(
     ``(B, K, n)`` integrated from ``(q0, qdot0)`` (under ``force`` at ``force_times``, as :func:`shoot`)."""
     pred = shoot(model, q0, qdot0, tau, substeps, force, force_times)[:, 1:]
     d = pred - q[:, 1:]
-    d = jnp.where(jnp.asarray(angles, dtype=bool), jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d) / spread
+    d = wrap_differences(d, angles) / spread
     return jnp.mean(jnp.abs(d) if loss == "l1" else d**2, axis=(1, 2))
 
 

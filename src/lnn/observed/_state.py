@@ -28,8 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
+from lnn._angles import wrap_differences
 from lnn.errors import DataError
-from lnn.integrate import interpolated, rk4_trajectory
+from lnn.integrate import RK4, interpolated, rk4_trajectory
 from lnn.mechanics import AbstractDynamics
 
 
@@ -64,8 +65,7 @@ def fit_state(
     n = q.shape[1]
     s = jnp.ones(n) if scale is None else jnp.asarray(scale)
     wrap = jnp.asarray(angles, dtype=bool)
-    steps = np.abs(np.diff(np.asarray(t)))
-    substeps = max(1, int(np.ceil(float(np.max(steps)) / dt - 1e-9)))
+    substeps = RK4(dt).substeps(np.asarray(t))
     drive = None if force is None else (t, jnp.asarray(force))
     x = jnp.concatenate([jnp.asarray(q0, dtype=q.dtype), jnp.asarray(qdot0, dtype=q.dtype)])
     x = _levenberg_marquardt(model, x, t, q, s, wrap, drive, substeps, iterations)
@@ -84,9 +84,7 @@ def _levenberg_marquardt(model, x, t, q, s, wrap, drive, substeps, iterations):
 
     def residual(x):
         path, _ = rk4_trajectory(model, x[:n], x[n:], t, substeps=substeps, force=force)
-        d = path - q
-        d = jnp.where(wrap, jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d)
-        return (d / s).ravel()
+        return (wrap_differences(path - q, wrap) / s).ravel()
 
     def cost(r):
         c = jnp.sum(r**2)
@@ -94,8 +92,7 @@ def _levenberg_marquardt(model, x, t, q, s, wrap, drive, substeps, iterations):
 
     def step(carry, _):
         x, c, mu = carry
-        r = residual(x)
-        J = jax.jacfwd(residual)(x)
+        J, r = jax.jacfwd(lambda y: (lambda r: (r, r))(residual(y)), has_aux=True)(x)  # one integration
         A = J.T @ J
         g = J.T @ r
         delta = jnp.linalg.solve(A + mu * (jnp.diag(jnp.diag(A)) + 1e-12 * jnp.eye(x.size)), -g)

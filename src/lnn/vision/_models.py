@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from lnn._angles import wrap_differences
 from lnn.data import Dataset
 from lnn.errors import ConfigurationError, FileFormatError
 from lnn.mechanics import AbstractDynamics
@@ -156,7 +157,7 @@ class PixelModel(eqx.Module):
     def initial_state(self, q: Float[Array, "... 3 n"]) -> tuple[Float[Array, "... n"], Float[Array, "... n"]]:
         """(q₀, q̇₀) from the encodings of three consecutive frames (module docstring)."""
         d = q[..., 1:, :] - q[..., :1, :]
-        d = jnp.where(jnp.asarray(self.angles), jnp.mod(d + jnp.pi, 2 * jnp.pi) - jnp.pi, d)
+        d = wrap_differences(d, self.angles)
         return q[..., 0, :], (4 * d[..., 0, :] - d[..., 1, :]) / (2 * self.dt)
 
     def decode(self, q: Float[Array, "... n"]) -> Float[Array, "... S S 3"]:
