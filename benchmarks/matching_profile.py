@@ -16,16 +16,16 @@ from the repository root:
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import jax
 import jax.monitoring
 from _common import add_recipe_variant_arguments, recipe_variant
-from noise import setting
+from noise import pendulum_setting
 from rich.console import Console
 from rich.table import Table
 
-import lnn
 from lnn import observed
 from lnn.experiment import machine_description
 
@@ -46,9 +46,7 @@ def main() -> None:
 
     jax.monitoring.register_event_duration_secs_listener(listen)
     key = jax.random.PRNGKey(args.seed)
-    system = lnn.systems.get("pendulum")
-    e_max = 0.7 * system.energy_scale
-    obs, _ = setting(system, key, noise=0.01, n_trajectories=16, duration=10.0, max_energy=e_max)
+    _, obs, _, _ = pendulum_setting(key, noise=0.01)
     chosen = recipe_variant(observed.recipe(obs), args)
     console = Console()
     console.print(f"machine: {machine_description()}")
@@ -69,16 +67,16 @@ def main() -> None:
     # (after the warm start); each L-BFGS row adds its own stage's time.
     adam = [h for h in history if "relinked" not in h]
     lbfgs = [h for h in history if "relinked" in h]
-    adam_start = started + total - lbfgs[-1]["time"] if lbfgs else started + total - adam[-1]["time"]
-    edges = [started, adam_start, adam_start + adam[-1]["time"], *(adam_start + h["time"] for h in lbfgs)]
-    names = ["warm start", f"Adam, {adam[-1]['step']:,} steps"] + [
-        f"L-BFGS stage {i + 1} ({h['step'] - (lbfgs[i - 1] if i else adam[-1])['step']} iterations)"
-        for i, h in enumerate(lbfgs)
+    adam_start = started + total - history[-1]["time"]
+    edges = [started, adam_start, *(adam_start + h["time"] for h in (adam[-1], *lbfgs))]
+    steps = [h["step"] for h in (adam[-1], *lbfgs)]
+    names = ["warm start", f"Adam, {steps[0]:,} steps"] + [
+        f"L-BFGS stage {i + 1} ({b - a} iterations)" for i, (a, b) in enumerate(itertools.pairwise(steps))
     ]
     table = Table(title="trajectory matching, pendulum of noise.py: where the time goes")
     for column in ("stage", "wall s", "of it XLA compilation, s", "share of the total"):
         table.add_column(column, justify="left" if column == "stage" else "right")
-    for name, a, b in zip(names, edges, edges[1:], strict=False):
+    for name, (a, b) in zip(names, itertools.pairwise(edges), strict=True):
         c = sum(s for when, s in compiled if a < when <= b)
         table.add_row(name, f"{b - a:.1f}", f"{c:.1f}", f"{(b - a) / total:.0%}")
     table.add_row("all", f"{total:.1f}", f"{sum(s for when, s in compiled if when > started):.1f}", "100%")

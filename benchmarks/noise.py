@@ -80,6 +80,15 @@ def setting(system, key, *, noise, n_trajectories, duration, max_energy):
     return obs, exact
 
 
+def pendulum_setting(key, noise):
+    """The pendulum study's recording (16 trajectories of 10 s, swings up to 134°, never over the top):
+    ``(system, obs, exact, e_max)``, as :func:`setting` with the largest energy ``e_max``."""
+    system = lnn.systems.get("pendulum")
+    e_max = 0.7 * system.energy_scale
+    obs, exact = setting(system, key, noise=noise, n_trajectories=16, duration=10.0, max_energy=e_max)
+    return system, obs, exact, e_max
+
+
 def held_out_truth(system, key, *, t_end, max_energy, n=20):
     q0, v0 = system.sample_states(key, n, max_energy=max_energy)
     ts = np.arange(int(round(t_end * 20)) + 1) / 20
@@ -122,9 +131,7 @@ def error_at(ev, t):
 
 
 def pendulum_study(args, key):
-    system = lnn.systems.get("pendulum")
-    e_max = 0.7 * system.energy_scale  # swings up to 134°, never over the top
-    obs, exact = setting(system, key, noise=args.pendulum_noise, n_trajectories=16, duration=10.0, max_energy=e_max)
+    system, obs, exact, e_max = pendulum_setting(key, args.pendulum_noise)
     truth, protocol = held_out_truth(system, jax.random.fold_in(key, 9), t_end=10.0, max_energy=e_max)
     chosen = observed.recipe(obs)  # the defaults: what `lnn train --data` would choose for this recording
     for line in chosen.reasons:

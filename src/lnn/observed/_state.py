@@ -86,13 +86,17 @@ def _levenberg_marquardt(model, x, t, q, s, wrap, drive, substeps, iterations):
         path, _ = rk4_trajectory(model, x[:n], x[n:], t, substeps=substeps, force=force)
         return (wrap_differences(path - q, wrap) / s).ravel()
 
+    def residual_and_aux(x):  # the residual, also as jacfwd's auxiliary output
+        r = residual(x)
+        return r, r
+
     def cost(r):
         c = jnp.sum(r**2)
         return jnp.where(jnp.isfinite(c), c, jnp.inf)
 
     def step(carry, _):
         x, c, mu = carry
-        J, r = jax.jacfwd(lambda y: (lambda r: (r, r))(residual(y)), has_aux=True)(x)  # one integration
+        J, r = jax.jacfwd(residual_and_aux, has_aux=True)(x)  # one integration for both
         A = J.T @ J
         g = J.T @ r
         delta = jnp.linalg.solve(A + mu * (jnp.diag(jnp.diag(A)) + 1e-12 * jnp.eye(x.size)), -g)
