@@ -42,48 +42,44 @@ def refine(
     their loss) when the iterations do not lower a finite loss.
     """
     objective = objective.with_loss("l2")
+    # Compiled per call, not once per module: a module-level cache would keep every refinement's programs
+    # alive (a study that trains many models ran out of mapped memory).
+    optimizer = optax.lbfgs()
+
+    def loss_fn(p, data):
+        return objective(eqx.combine(p, static), *data)
+
+    @functools.partial(jax.jit, static_argnums=3)
+    def run(p, opt_state, data, n):
+        value_fn = functools.partial(loss_fn, data=data)
+        value_and_grad = optax.value_and_grad_from_state(value_fn)
+
+        def one(carry, _):
+            p, s = carry
+            value, grad = value_and_grad(p, state=s)
+            updates, s = optimizer.update(grad, s, p, value=value, grad=grad, value_fn=value_fn)
+            return (optax.apply_updates(p, updates), s), None
+
+        return jax.lax.scan(one, (p, opt_state), None, length=n)[0]
+
     dtypes = jax.tree.map(lambda x: x.dtype, params)
     params, arrays = jax.tree.map(_float64, (params, arrays))
-    score = functools.partial(_loss, static=static, objective=objective)
-    start_loss = float(score(params, data=arrays))
+    score = jax.jit(loss_fn)
+    start_loss = float(score(params, arrays))
     # Without weak types: the state the iterations return has none, and a weak-typed start would compile twice.
-    p, opt_state = params, jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), _OPTIMIZER.init(params))
+    p, opt_state = params, jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), optimizer.init(params))
     with progress_bar(progress) as bar:
         task = bar.add_task(label, total=steps, completed=0, loss=start_loss, val=float("nan"), skipped="")
         iterations = 0
         while iterations < steps and not (deadline is not None and time.perf_counter() >= deadline):
             n = min(chunk, steps - iterations)
-            p, opt_state = _iterate(p, opt_state, static, objective, arrays, n)
+            p, opt_state = run(p, opt_state, arrays, n)
             iterations += n
-            bar.update(task, completed=iterations, loss=float(score(p, data=arrays)))
-    loss = float(score(p, data=arrays))
+            bar.update(task, completed=iterations, loss=float(score(p, arrays)))
+    loss = float(score(p, arrays))
     if not (math.isfinite(loss) and loss < start_loss):
         p, loss = params, start_loss
     return jax.tree.map(lambda x, d: x.astype(d), p, dtypes), loss, iterations
-
-
-_OPTIMIZER = optax.lbfgs()
-
-
-@eqx.filter_jit
-def _loss(params, static, objective: AbstractObjective, data):
-    return objective(eqx.combine(params, static), *data)
-
-
-@eqx.filter_jit
-def _iterate(params, opt_state, static, objective: AbstractObjective, data, n: int):
-    """``n`` L-BFGS iterations from ``(params, opt_state)``; compiled once per objective, model structure
-    and shapes, so that refining again (another stage with the same shapes) reuses the program."""
-    value_fn = functools.partial(_loss, static=static, objective=objective, data=data)
-    value_and_grad = optax.value_and_grad_from_state(value_fn)
-
-    def one(carry, _):
-        p, s = carry
-        value, grad = value_and_grad(p, state=s)
-        updates, s = _OPTIMIZER.update(grad, s, p, value=value, grad=grad, value_fn=value_fn)
-        return (optax.apply_updates(p, updates), s), None
-
-    return jax.lax.scan(one, (params, opt_state), None, length=n)[0]
 
 
 def _float64(x):
