@@ -211,6 +211,28 @@ def test_lbfgs_refinement_reaches_the_least_squares_minimum():
         TrainConfig(lbfgs_steps=-1)
 
 
+def test_lbfgs_compiles_its_iterations_once_however_many_chunks_it_runs():
+    import jax.monitoring
+
+    from lnn.training import refine
+
+    compiled = []
+
+    def listen(event, seconds, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(kw.get("fun_name"))
+
+    rng = np.random.default_rng(1)
+    A, b = jnp.asarray(rng.normal(size=(30, 4))), jnp.asarray(rng.normal(size=30))
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        _, _, iterations = refine(jnp.zeros(4), None, _LinearFit(), ((A, b), ()), 12, chunk=4)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    # Three chunks of the same length: one program (a weak-typed first state would compile a second).
+    assert iterations == 12 and compiled.count("jit(run)") == 1
+
+
 def test_fit_ends_with_the_lbfgs_polish_when_asked(pendulum_data):
     from lnn.training import AccelerationObjective
 
