@@ -42,13 +42,14 @@ def refine(
     their loss) when the iterations do not lower a finite loss.
     """
     objective = objective.with_loss("l2")
-    # Compiled per call, not once per module: a module-level cache would keep every refinement's programs
-    # alive (a study that trains many models ran out of mapped memory).
-    optimizer = optax.lbfgs()
 
     def loss_fn(p, data):
         return objective(eqx.combine(p, static), *data)
 
+    optimizer = optax.lbfgs()
+
+    # Compiled per call, not once per module: a module-level cache would keep every refinement's programs
+    # alive (a study that trains many models ran out of mapped memory).
     @functools.partial(jax.jit, static_argnums=3)
     def run(p, opt_state, data, n):
         value_fn = functools.partial(loss_fn, data=data)
